@@ -1,0 +1,301 @@
+//! Command-line definitions. Parsing is pure: nothing here touches the machine.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Tune Linux hosts that serve latency-sensitive APIs, and diagnose them when they misbehave.
+///
+/// Exit codes (all commands): 0 success / no drift; 1 drift, findings, or a failed operation;
+/// 2 usage or configuration error (nothing was changed); 3 something required could not be
+/// evaluated.
+#[derive(Debug, Parser)]
+#[command(name = "hostperf", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Read and write /proc and /sys below DIR instead of `/` (a fixture tree or a capture).
+    #[arg(long, global = true, env = "HOSTPERF_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Where snapshots and the apply lock live.
+    #[arg(
+        long,
+        global = true,
+        env = "HOSTPERF_STATE_DIR",
+        value_name = "DIR",
+        default_value = "/var/lib/hostperf"
+    )]
+    pub state_dir: PathBuf,
+
+    /// Directory of user profiles (*.yaml), searched after the built-in ones.
+    #[arg(
+        long,
+        global = true,
+        env = "HOSTPERF_PROFILE_DIR",
+        value_name = "DIR",
+        default_value = "/etc/hostperf/profiles"
+    )]
+    pub profile_dir: PathBuf,
+
+    /// More log output on stderr (-v info, -vv debug, -vvv trace). Quiet by default.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the available profiles, or show one fully resolved.
+    Profiles(ProfilesArgs),
+    /// Show what applying a profile would change: current value, desired value, action.
+    Plan(PlanArgs),
+    /// Apply a profile all or nothing: validate, snapshot the old values, write, verify.
+    Apply(ApplyArgs),
+    /// Does the host match a profile? Exit 0 on match, 1 on drift. For CI preflight.
+    #[command(visible_alias = "verify")]
+    Check(CheckArgs),
+    /// Restore the values saved before an apply (the latest one by default).
+    Rollback(RollbackArgs),
+    /// Show the current value of sysctls (all that profiles use, or the ones named).
+    Show(ShowArgs),
+    /// Measure the host's counters over an interval and report what is wrong and how to fix it.
+    Diagnose(DiagnoseArgs),
+    /// Capture everything diagnose reads into a .tar.gz to attach to a ticket.
+    Snapshot(SnapshotArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProfilesArgs {
+    #[command(subcommand)]
+    pub action: Option<ProfilesAction>,
+    #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+    pub output: ListFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesAction {
+    /// Print a profile with its includes resolved, every key with its reason.
+    Show {
+        /// Profile name (built in or in the profile directory).
+        name: String,
+        #[arg(short, long, value_enum, default_value_t = DocFormat::Yaml)]
+        output: DocFormat,
+    },
+}
+
+/// Which profile to use: a name, or a YAML file.
+#[derive(Debug, Args, Clone)]
+pub struct ProfileSelector {
+    /// Profile name, e.g. latency-profile (see `hostperf profiles`).
+    #[arg(value_name = "PROFILE", required_unless_present = "file")]
+    pub name: Option<String>,
+    /// Load the profile from this YAML file instead of by name.
+    #[arg(long, value_name = "PATH", conflicts_with = "name")]
+    pub file: Option<PathBuf>,
+}
+
+/// Running processes whose limits the `ulimits` section should change live (prlimit).
+#[derive(Debug, Args, Clone, Default)]
+pub struct TargetArgs {
+    /// Apply ulimits live to this process (repeatable).
+    #[arg(long = "pid", value_name = "PID")]
+    pub pids: Vec<u32>,
+    /// Apply ulimits live to every process with this name (comm), repeatable.
+    #[arg(long = "process", value_name = "NAME")]
+    pub processes: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub profile: ProfileSelector,
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+    pub output: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub profile: ProfileSelector,
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Print the plan and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also write the settings where they survive a reboot (/etc/sysctl.d, limits.d, systemd).
+    #[arg(long)]
+    pub persist: bool,
+    /// With --persist: write LimitXXX= drop-ins for these systemd units instead of the
+    /// system-wide DefaultLimitXXX= (repeatable).
+    #[arg(long = "unit", value_name = "UNIT", requires = "persist")]
+    pub units: Vec<String>,
+    #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+    pub output: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub profile: ProfileSelector,
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Format for standard output.
+    #[arg(short = 'o', long = "format", value_enum, default_value_t = CheckFormat::Table)]
+    pub format: CheckFormat,
+    /// Also write a report to a file, as FORMAT=PATH (repeatable), e.g. junit=check.xml.
+    #[arg(long = "output", value_name = "FORMAT=PATH", value_parser = parse_report_target)]
+    pub outputs: Vec<(CheckFormat, PathBuf)>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Snapshot id (see --list); the latest when omitted.
+    pub id: Option<String>,
+    /// List the snapshots instead of restoring one.
+    #[arg(long, conflicts_with = "id")]
+    pub list: bool,
+    /// Restore settings even where someone changed them after the apply.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+    pub output: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Sysctl names; without any, every key the built-in profiles use.
+    pub keys: Vec<String>,
+    #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+    pub output: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    /// Seconds between the two samples; 0 takes one sample and skips rate-based checks.
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    pub interval: f64,
+    /// Run only this check (repeatable). Ids: port-exhaustion, listen-overflow, syn-flood,
+    /// softirq-imbalance, softnet-drops, memory-pressure, memory-fragmentation, oom-kills,
+    /// fd-exhaustion, socket-leak, tcp-retransmits, io-wait.
+    #[arg(long = "check", value_name = "ID")]
+    pub checks: Vec<String>,
+    /// Focus process checks on this pid (repeatable).
+    #[arg(long = "pid", value_name = "PID")]
+    pub pids: Vec<u32>,
+    /// Focus process checks on processes with this name (repeatable).
+    #[arg(long = "process", value_name = "NAME")]
+    pub processes: Vec<String>,
+    /// Format for standard output.
+    #[arg(short = 'o', long = "format", value_enum, default_value_t = DiagnoseFormat::Table)]
+    pub format: DiagnoseFormat,
+    /// Also write a report to a file, as FORMAT=PATH (repeatable), e.g. prometheus=/var/lib/node_exporter/hostperf.prom.
+    #[arg(long = "output", value_name = "FORMAT=PATH", value_parser = parse_diagnose_target)]
+    pub outputs: Vec<(DiagnoseFormat, PathBuf)>,
+    /// Exit 1 when any finding is at or above this status.
+    #[arg(long, value_enum, default_value_t = FailOn::Crit)]
+    pub fail_on: FailOn,
+    /// Threshold overrides (YAML); see docs/diagnose.md.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Diagnose a capture made by `hostperf snapshot` instead of this host.
+    #[arg(long, value_name = "FILE.tar.gz", conflicts_with = "root")]
+    pub from: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The archive to write.
+    #[arg(value_name = "FILE.tar.gz")]
+    pub file: PathBuf,
+    /// Seconds between the two samples.
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    pub interval: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DocFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Table,
+    Json,
+    Junit,
+    Prometheus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagnoseFormat {
+    Table,
+    Json,
+    Yaml,
+    Prometheus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum FailOn {
+    Warn,
+    Crit,
+}
+
+fn parse_report_target(s: &str) -> Result<(CheckFormat, PathBuf), String> {
+    parse_target(s)
+}
+
+fn parse_diagnose_target(s: &str) -> Result<(DiagnoseFormat, PathBuf), String> {
+    parse_target(s)
+}
+
+fn parse_target<F: ValueEnum>(s: &str) -> Result<(F, PathBuf), String> {
+    let (format, path) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected FORMAT=PATH, got {s:?}"))?;
+    let format = F::from_str(format, true).map_err(|_| {
+        let known: Vec<String> = F::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_string()))
+            .collect();
+        format!("unknown format {format:?}; known: {}", known.join(", "))
+    })?;
+    if path.is_empty() {
+        return Err(format!("no path after '=' in {s:?}"));
+    }
+    Ok((format, PathBuf::from(path)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn report_targets_parse() {
+        let (f, p) = parse_report_target("junit=out/check.xml").unwrap();
+        assert_eq!(f, CheckFormat::Junit);
+        assert_eq!(p, PathBuf::from("out/check.xml"));
+        assert!(parse_report_target("xml=out").is_err());
+        assert!(parse_report_target("json=").is_err());
+        assert!(parse_report_target("json").is_err());
+    }
+}

@@ -1,0 +1,26 @@
+//! hostperf: tune Linux hosts for latency-sensitive APIs and diagnose them.
+//!
+//! Layers, each depending only on the ones above it:
+//! - `host`: the one seam to the machine (files below a root, sysctls, rlimits).
+//! - `parse`: pure parsers over bytes of /proc files.
+//! - `profile`: the YAML profile format, includes and validation.
+//! - `tune`: the kinds of setting (sysctl, ulimit, ...) as knobs that can be read and written.
+//! - `plan`, `apply`, `journal`, `persist`: the change pipeline.
+//! - `diagnose`: measured checks for the fault lines.
+//! - `report`: renderers, data in and text out.
+//! - `commands`: one function per subcommand, gluing the above.
+
+pub mod apply;
+pub mod check;
+pub mod cli;
+pub mod commands;
+pub mod diagnose;
+pub mod exit;
+pub mod host;
+pub mod journal;
+pub mod logging;
+pub mod persist;
+pub mod plan;
+pub mod profile;
+pub mod report;
+pub mod tune;
