@@ -19,6 +19,7 @@ pub mod exit;
 pub mod host;
 pub mod journal;
 pub mod logging;
+pub mod net;
 pub mod persist;
 pub mod plan;
 pub mod profile;

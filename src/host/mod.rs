@@ -139,6 +139,24 @@ impl Host {
         Ok(())
     }
 
+    /// Replaces a regular file durably: write a temp file beside it, fsync, rename, fsync the
+    /// directory. Creates missing parent directories.
+    pub fn write_file_atomic(&self, abs: impl AsRef<Path>, bytes: &[u8]) -> Result<(), HostError> {
+        let abs = abs.as_ref();
+        self.injected("write", abs)?;
+        write_durably(&self.path(abs), bytes).map_err(|e| HostError::new("write", abs, e))
+    }
+
+    /// Removes a regular file; an absent one is fine.
+    pub fn remove_file(&self, abs: impl AsRef<Path>) -> Result<(), HostError> {
+        let abs = abs.as_ref();
+        self.injected("remove", abs)?;
+        match fs::remove_file(self.path(abs)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(HostError::new("remove", abs, e)),
+            _ => Ok(()),
+        }
+    }
+
     /// Names in a directory, sorted; an absent directory is empty.
     pub fn list_dir(&self, abs: impl AsRef<Path>) -> Result<Vec<String>, HostError> {
         let abs = abs.as_ref();
@@ -175,4 +193,25 @@ impl Host {
     pub fn check_fault(&self, op: &'static str, target: &Path) -> Result<(), HostError> {
         self.injected(op, target)
     }
+}
+
+/// Temp file, fsync, rename over `path`, fsync the directory: after a crash the file holds
+/// either the old or the new bytes.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }

@@ -1,1 +1,137 @@
-//! TODO
+//! The kinds of setting hostperf changes, as knobs with one interface: read the current
+//! value, write a new one. Values are text, as the kernel shows them, so the plan, the
+//! journal and rollback treat every kind alike.
+
+mod desired;
+pub mod file;
+pub mod rlimit;
+pub mod sysctl;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::host::Host;
+use crate::host::rlimit::Resource;
+use crate::host::sysctl::SysctlKey;
+
+pub use desired::{Desired, Want};
+
+/// One thing on the host that has a value.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Knob {
+    Sysctl { key: SysctlKey },
+    /// Soft and hard limit of a running process, as `soft:hard`.
+    Rlimit { pid: u32, comm: String, resource: Resource },
+    /// A whole file hostperf manages (persistence); absent is a value too.
+    File { path: PathBuf },
+    Net(crate::net::NetKnob),
+}
+
+impl Knob {
+    pub fn sysctl(key: SysctlKey) -> Self {
+        Knob::Sysctl { key }
+    }
+
+    /// The section of a profile this knob comes from, for grouping and reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Knob::Sysctl { .. } => "sysctl",
+            Knob::Rlimit { .. } => "ulimit",
+            Knob::File { .. } => "file",
+            Knob::Net(n) => n.kind(),
+        }
+    }
+
+    /// The current value; `Ok(None)` for a managed file that does not exist.
+    pub fn read(&self, host: &Host) -> Result<Option<String>, TuneError> {
+        match self {
+            Knob::Sysctl { key } => sysctl::read(host, key).map(Some),
+            Knob::Rlimit { pid, resource, .. } => rlimit::read(host, *pid, *resource).map(Some),
+            Knob::File { path } => file::read(host, path),
+            Knob::Net(n) => n.read(host).map(Some),
+        }
+    }
+
+    /// Sets the value (`None` removes a managed file) and confirms it took.
+    pub fn write(&self, host: &Host, value: Option<&str>) -> Result<(), TuneError> {
+        match (self, value) {
+            (Knob::File { path }, value) => file::write(host, path, value),
+            (knob, None) => Err(TuneError::new(
+                ErrorKind::Rejected,
+                format!("{knob}: has no absent state to restore"),
+            )),
+            (Knob::Sysctl { key }, Some(v)) => sysctl::write(host, key, v),
+            (Knob::Rlimit { pid, resource, .. }, Some(v)) => rlimit::write(host, *pid, *resource, v),
+            (Knob::Net(n), Some(v)) => n.write(host, v),
+        }
+    }
+
+    /// The value in the form used for comparing (e.g. cpu masks without leading zeros).
+    pub fn normalize(&self, value: &str) -> String {
+        match self {
+            Knob::Net(n) => n.normalize(value),
+            _ => crate::host::sysctl::normalize(value),
+        }
+    }
+}
+
+impl fmt::Display for Knob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Knob::Sysctl { key } => write!(f, "{key}"),
+            Knob::Rlimit {
+                pid,
+                comm,
+                resource,
+            } => write!(f, "{resource} of pid {pid} ({comm})"),
+            Knob::File { path } => write!(f, "{}", path.display()),
+            Knob::Net(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// A knob, the value a profile wants for it, and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Setting {
+    pub knob: Knob,
+    pub desired: Desired,
+    pub reason: String,
+    /// An optional setting the host cannot take is skipped with a warning, not an error.
+    pub optional: bool,
+}
+
+/// What kind of failure, which decides the action in a plan and the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The kernel or device does not have this setting (or this value, e.g. a qdisc).
+    Unsupported,
+    /// The value is not one this setting can take.
+    Invalid,
+    NeedsPrivilege,
+    /// The kernel refused the value at write time.
+    Rejected,
+    /// The write succeeded but reading back shows another value.
+    NotTaken,
+    Io,
+}
+
+/// A failure on one knob, with a message that names the knob, the value, and what to do.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TuneError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl TuneError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        TuneError {
+            kind,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,155 @@
+use std::fs;
+
+use super::*;
+use crate::tune::Want;
+
+fn catalog_with(files: &[(&str, &str)]) -> (tempfile::TempDir, Catalog) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        fs::write(dir.path().join(format!("{name}.yaml")), text).unwrap();
+    }
+    let catalog = Catalog::new(dir.path());
+    (dir, catalog)
+}
+
+fn error_of(result: anyhow::Result<Profile>) -> String {
+    let e = result.expect_err("the profile should be rejected");
+    assert_eq!(crate::exit::code_for(&e), crate::exit::USAGE, "{e:#}");
+    format!("{e:#}")
+}
+
+#[test]
+fn every_builtin_profile_loads_and_every_key_has_a_reason() {
+    let catalog = Catalog::new("/nonexistent");
+    for (name, _) in BUILTIN {
+        let profile = catalog.load(name).unwrap();
+        for (key, entry) in &profile.sysctl {
+            let reason = entry.reason.as_deref().unwrap_or("");
+            assert!(reason.len() > 10, "{name}: {key} has no reason");
+        }
+        for (limit, entry) in &profile.ulimits {
+            assert!(entry.reason.is_some(), "{name}: ulimit {limit} has no reason");
+        }
+    }
+}
+
+#[test]
+fn every_file_in_profiles_dir_is_built_in() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles");
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        assert!(
+            BUILTIN.iter().any(|(n, _)| *n == stem),
+            "{} is not listed in BUILTIN",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn includes_resolve_depth_first_and_later_wins() {
+    let (_dir, catalog) = catalog_with(&[
+        ("a", "sysctl: {net.core.somaxconn: 1, vm.swappiness: 1}"),
+        ("b", "include: [a]\nsysctl: {net.core.somaxconn: 2}"),
+        ("c", "include: [b]\nsysctl: {vm.swappiness: 3}"),
+    ]);
+    let p = catalog.load("c").unwrap();
+    let somaxconn = SysctlKey::parse("net.core.somaxconn").unwrap();
+    let swappiness = SysctlKey::parse("vm.swappiness").unwrap();
+    assert_eq!(p.sysctl[&somaxconn].value.to_string(), "2");
+    assert_eq!(p.sysctl[&somaxconn].from, "b");
+    assert_eq!(p.sysctl[&swappiness].value.to_string(), "3");
+    assert_eq!(p.resolved_from, ["a", "b", "c"]);
+}
+
+#[test]
+fn latency_profile_inherits_the_base() {
+    let p = Catalog::new("/nonexistent").load("latency-profile").unwrap();
+    let key = SysctlKey::parse("net.core.somaxconn").unwrap();
+    assert_eq!(p.sysctl[&key].from, "api-base");
+    assert_eq!(p.resolved_from, ["api-base", "latency-profile"]);
+    assert_eq!(p.ulimits[&Resource::Nofile].soft, Want::AtLeast(1048576));
+}
+
+#[test]
+fn include_cycles_are_rejected_with_the_path() {
+    let (_dir, catalog) = catalog_with(&[("a", "include: [b]"), ("b", "include: [a]")]);
+    let msg = error_of(catalog.load("a"));
+    assert!(msg.contains("cycle: a -> b -> a"), "{msg}");
+}
+
+#[test]
+fn a_missing_include_names_the_profile_and_the_include() {
+    let (_dir, catalog) = catalog_with(&[("a", "include: [nowhere]")]);
+    let msg = error_of(catalog.load("a"));
+    assert!(msg.contains("include \"nowhere\""), "{msg}");
+    assert!(msg.contains("no profile named \"nowhere\""), "{msg}");
+}
+
+#[test]
+fn unknown_sections_and_fields_report_line_and_column() {
+    let (_dir, catalog) = catalog_with(&[
+        ("section", "description: x\nsysctls:\n  net.core.somaxconn: 1\n"),
+        ("field", "sysctl:\n  net.core.somaxconn:\n    value: 1\n    reasn: typo\n"),
+    ]);
+    let msg = error_of(catalog.load("section"));
+    assert!(msg.contains("unknown field `sysctls`") && msg.contains("line 2"), "{msg}");
+    let msg = error_of(catalog.load("field"));
+    assert!(msg.contains("unknown field `reasn`") && msg.contains("line 3"), "{msg}");
+}
+
+#[test]
+fn traversal_keys_wrong_types_and_bad_yaml_are_rejected() {
+    let (_dir, catalog) = catalog_with(&[
+        ("traversal", "sysctl:\n  net/../../etc: 1\n"),
+        ("float", "sysctl:\n  vm.swappiness: 0.5\n"),
+        ("map", "sysctl:\n  vm.swappiness: {value: {a: 1}}\n"),
+        ("bound", "sysctl:\n  vm.swappiness: \">=lots\"\n"),
+        ("limit", "ulimits:\n  nofile: many\n"),
+        ("resource", "ulimits:\n  fds: 10\n"),
+        ("yaml", "sysctl: [unclosed\n"),
+    ]);
+    for (name, expect) in [
+        ("traversal", "empty component"),
+        ("float", "not an integer"),
+        ("map", "line 2"),
+        ("bound", "must be an integer"),
+        ("limit", "not a limit"),
+        ("resource", "fds"),
+        ("yaml", "line"),
+    ] {
+        let msg = error_of(catalog.load(name));
+        assert!(msg.contains(expect), "{name}: {msg}");
+        assert!(msg.contains(&format!("{name}.yaml")), "{name}: no file in {msg}");
+    }
+}
+
+#[test]
+fn short_and_long_forms_mean_the_same() {
+    let (_dir, catalog) = catalog_with(&[(
+        "forms",
+        "sysctl:\n  net.ipv4.tcp_rmem: [4096, 87380, \">=16777216\"]\n  net.ipv4.tcp_wmem: \"4096 65536 16777216\"\n  net.ipv4.tcp_syncookies: {value: true, optional: true}\nulimits:\n  nofile: {soft: 1024, hard: unlimited}\n  nproc: \">=4096\"\n",
+    )]);
+    let p = catalog.load("forms").unwrap();
+    let key = |k| SysctlKey::parse(k).unwrap();
+    assert_eq!(p.sysctl[&key("net.ipv4.tcp_rmem")].value.to_string(), "4096 87380 >=16777216");
+    assert_eq!(p.sysctl[&key("net.ipv4.tcp_wmem")].value.fields.len(), 3);
+    let cookies = &p.sysctl[&key("net.ipv4.tcp_syncookies")];
+    assert!(cookies.optional);
+    assert_eq!(cookies.value.to_string(), "1");
+    assert_eq!(p.ulimits[&Resource::Nofile].desired().to_string(), "1024 unlimited");
+    assert_eq!(p.ulimits[&Resource::Nproc].hard, Want::AtLeast(4096));
+}
+
+#[test]
+fn a_user_profile_may_include_a_builtin_by_name() {
+    let (_dir, catalog) = catalog_with(&[(
+        "mine",
+        "include: [latency-profile]\nsysctl:\n  net.core.somaxconn: 8192\n",
+    )]);
+    let p = catalog.load("mine").unwrap();
+    assert_eq!(p.resolved_from, ["api-base", "latency-profile", "mine"]);
+    let listed: Vec<String> = catalog.list().unwrap().into_iter().map(|s| s.name).collect();
+    assert!(listed.contains(&"mine".to_string()) && listed.contains(&"latency-profile".to_string()));
+}
