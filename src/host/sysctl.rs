@@ -46,8 +46,10 @@ impl SysctlKey {
                     "it has an empty component (leading, trailing or doubled separator)",
                 ));
             }
-            if component == "." || component == ".." {
-                return Err(bad("it has a '.' or '..' component"));
+            if component.starts_with('.') || component.ends_with('.') {
+                return Err(bad(
+                    "a component is '.', '..' or starts or ends with a dot ('/' in a dotted name)",
+                ));
             }
             let allowed = |c: char| c.is_ascii_alphanumeric() || "_-.:@+".contains(c);
             if !component.chars().all(allowed) {
