@@ -111,7 +111,7 @@ fn traversal_keys_wrong_types_and_bad_yaml_are_rejected() {
         ("yaml", "sysctl: [unclosed\n"),
     ]);
     for (name, expect) in [
-        ("traversal", "empty component"),
+        ("traversal", "invalid sysctl name \"net/../../etc\""),
         ("float", "not an integer"),
         ("map", "line 2"),
         ("bound", "must be an integer"),
