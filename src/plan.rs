@@ -131,6 +131,19 @@ impl Plan {
     pub fn changes(&self) -> impl Iterator<Item = &PlanItem> {
         self.items.iter().filter(|i| i.action == Action::Change)
     }
+
+    /// The writes apply will make, in plan order, with the values they replace.
+    pub fn journal_changes(&self) -> Vec<crate::journal::Change> {
+        self.changes()
+            .filter_map(|item| {
+                Some(crate::journal::Change {
+                    knob: item.knob.clone()?,
+                    previous: item.current.clone(),
+                    applied: item.target.clone(),
+                })
+            })
+            .collect()
+    }
 }
 
 /// Reads one setting and decides its action.
