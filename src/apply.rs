@@ -195,7 +195,10 @@ pub fn rollback(
             continue;
         }
         let (outcome, detail) = match knob.write(host, change.previous.as_deref()) {
-            Ok(()) => (Outcome::Restored, format!("{} -> {}", show(&now), show(&change.previous))),
+            Ok(()) => (
+                Outcome::Restored,
+                format!("{} -> {}", show(&now), show(&change.previous)),
+            ),
             Err(e) => (Outcome::Failed, e.to_string()),
         };
         report.push(Restored {

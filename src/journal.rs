@@ -89,7 +89,9 @@ impl Journal {
     }
 
     pub fn new_snapshot(&self, profile: &str, root: &Path, changes: Vec<Change>) -> Snapshot {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         let created = rfc3339(now.as_secs());
         let compact: String = created.chars().filter(|c| c.is_ascii_digit()).collect();
         Snapshot {
@@ -132,7 +134,9 @@ impl Journal {
 
     pub fn get(&self, id: &str) -> anyhow::Result<Snapshot> {
         if id.contains('/') || id.starts_with('.') {
-            return Err(crate::exit::UsageError::new(format!("{id:?} is not a snapshot id")));
+            return Err(crate::exit::UsageError::new(format!(
+                "{id:?} is not a snapshot id"
+            )));
         }
         let path = self.snapshot_path(id);
         if !path.exists() {
@@ -161,7 +165,10 @@ impl Journal {
 fn read_snapshot(path: &Path) -> anyhow::Result<Snapshot> {
     let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_slice(&bytes).with_context(|| {
-        format!("{} is not a hostperf snapshot (corrupt or from another version)", path.display())
+        format!(
+            "{} is not a hostperf snapshot (corrupt or from another version)",
+            path.display()
+        )
     })
 }
 

@@ -279,15 +279,16 @@ pub fn resolve_targets(host: &Host, targets: &Targets) -> anyhow::Result<Vec<(u3
     };
     let mut found = Vec::new();
     for &pid in &targets.pids {
-        let comm = comm_of(pid).ok_or_else(|| {
-            crate::exit::UsageError::new(format!("--pid {pid}: no such process"))
-        })?;
+        let comm = comm_of(pid)
+            .ok_or_else(|| crate::exit::UsageError::new(format!("--pid {pid}: no such process")))?;
         found.push((pid, comm));
     }
     if !targets.names.is_empty() {
         let mut matched = vec![false; targets.names.len()];
         for entry in host.list_dir("/proc")? {
-            let Ok(pid) = entry.parse::<u32>() else { continue };
+            let Ok(pid) = entry.parse::<u32>() else {
+                continue;
+            };
             let Some(comm) = comm_of(pid) else { continue };
             if let Some(i) = targets.names.iter().position(|n| *n == comm) {
                 matched[i] = true;

@@ -34,9 +34,16 @@ fn value(root: &Path, key: &str) -> String {
 }
 
 fn latency_changes(host: &Host) -> Vec<Change> {
-    let profile = Catalog::new("/nonexistent").load("latency-profile").unwrap();
+    let profile = Catalog::new("/nonexistent")
+        .load("latency-profile")
+        .unwrap();
     let plan = Plan::build(host, &profile, &Targets::default(), Purpose::Apply).unwrap();
-    assert_eq!(plan.blockers().count(), 0, "{:#?}", plan.blockers().collect::<Vec<_>>());
+    assert_eq!(
+        plan.blockers().count(),
+        0,
+        "{:#?}",
+        plan.blockers().collect::<Vec<_>>()
+    );
     plan.journal_changes()
 }
 
@@ -46,16 +53,26 @@ fn apply_then_rollback_restores_every_global_key_exactly() {
     let state = tempfile::tempdir().unwrap();
     let host = Host::with_root(root.path());
     let journal = Journal::new(state.path());
-    let before: Vec<(String, String)> = ["fs.file-max", "vm.swappiness", "vm.dirty_ratio", "kernel.numa_balancing", "net.ipv4.tcp_rmem", "net.ipv4.tcp_fin_timeout"]
-        .iter()
-        .map(|k| (k.to_string(), value(root.path(), k)))
-        .collect();
+    let before: Vec<(String, String)> = [
+        "fs.file-max",
+        "vm.swappiness",
+        "vm.dirty_ratio",
+        "kernel.numa_balancing",
+        "net.ipv4.tcp_rmem",
+        "net.ipv4.tcp_fin_timeout",
+    ]
+    .iter()
+    .map(|k| (k.to_string(), value(root.path(), k)))
+    .collect();
 
     let changes = latency_changes(&host);
     assert!(changes.len() >= 8, "{changes:#?}");
     let done = apply(&host, &journal, "latency-profile", changes).unwrap();
     assert_eq!(value(root.path(), "vm.swappiness"), "10");
-    assert_eq!(value(root.path(), "net.ipv4.tcp_rmem"), "4096 87380 6291456");
+    assert_eq!(
+        value(root.path(), "net.ipv4.tcp_rmem"),
+        "4096 87380 6291456"
+    );
     assert_eq!(value(root.path(), "net.ipv4.tcp_fin_timeout"), "30");
     // fs.file-max was already above the bound: left alone.
     assert_eq!(value(root.path(), "fs.file-max"), before[0].1);
@@ -64,7 +81,10 @@ fn apply_then_rollback_restores_every_global_key_exactly() {
     assert_eq!(Some(snapshot.id.clone()), done.snapshot_id);
     assert_eq!(snapshot.state, State::Applied);
     let report = rollback(&host, &journal, snapshot, false).unwrap();
-    assert!(report.iter().all(|r| r.outcome == Outcome::Restored), "{report:#?}");
+    assert!(
+        report.iter().all(|r| r.outcome == Outcome::Restored),
+        "{report:#?}"
+    );
     for (key, old) in before {
         assert_eq!(value(root.path(), &key), old, "{key} not restored");
     }
@@ -78,9 +98,14 @@ fn a_rejected_value_mid_apply_restores_the_earlier_writes_newest_first() {
     let clean = Host::with_root(root.path());
     let changes = latency_changes(&clean);
     let third = changes[2].knob.clone();
-    let crate::tune::Knob::Sysctl { key } = &third else { panic!("sysctl expected") };
-    let faulty = Host::with_root(root.path())
-        .with_faults(FaultPlan::new().fail("write", key.proc_path(), libc::EINVAL));
+    let crate::tune::Knob::Sysctl { key } = &third else {
+        panic!("sysctl expected")
+    };
+    let faulty = Host::with_root(root.path()).with_faults(FaultPlan::new().fail(
+        "write",
+        key.proc_path(),
+        libc::EINVAL,
+    ));
     let originals: Vec<String> = changes[..2]
         .iter()
         .map(|c| match &c.knob {
@@ -93,10 +118,19 @@ fn a_rejected_value_mid_apply_restores_the_earlier_writes_newest_first() {
     let err = apply(&faulty, &journal, "latency-profile", changes.clone()).unwrap_err();
     let msg = format!("{err:#}");
     assert_eq!(crate::exit::code_for(&err), crate::exit::USAGE, "{msg}");
-    assert!(msg.contains(&key.to_string()) && msg.contains("host is as it was"), "{msg}");
+    assert!(
+        msg.contains(&key.to_string()) && msg.contains("host is as it was"),
+        "{msg}"
+    );
     for (change, original) in changes[..2].iter().zip(originals) {
-        let crate::tune::Knob::Sysctl { key } = &change.knob else { unreachable!() };
-        assert_eq!(value(root.path(), &key.to_string()), original, "{key} not restored");
+        let crate::tune::Knob::Sysctl { key } = &change.knob else {
+            unreachable!()
+        };
+        assert_eq!(
+            value(root.path(), &key.to_string()),
+            original,
+            "{key} not restored"
+        );
     }
     let snapshot = &journal.list().unwrap()[0];
     assert_eq!(snapshot.state, State::Reverted);
@@ -122,13 +156,19 @@ fn a_failed_restore_is_reported_loudly_with_the_snapshot_to_roll_back() {
     let err = apply(&faulty, &journal, "latency-profile", changes.clone()).unwrap_err();
     let msg = format!("{err:#}");
     assert_eq!(crate::exit::code_for(&err), crate::exit::FAILED, "{msg}");
-    assert!(msg.contains("RESTORE FAILED") && msg.contains("hostperf rollback"), "{msg}");
+    assert!(
+        msg.contains("RESTORE FAILED") && msg.contains("hostperf rollback"),
+        "{msg}"
+    );
     // The journal still offers the snapshot, so rollback can finish the job.
     let snapshot = journal.latest_restorable().unwrap().unwrap();
     assert!(msg.contains(&snapshot.id), "{msg}");
     let host = Host::with_root(root.path());
     let report = rollback(&host, &journal, snapshot, false).unwrap();
-    let first = report.iter().find(|r| r.setting == changes[0].knob.to_string()).unwrap();
+    let first = report
+        .iter()
+        .find(|r| r.setting == changes[0].knob.to_string())
+        .unwrap();
     assert_eq!(first.outcome, Outcome::Restored, "{first:?}");
 }
 
@@ -145,7 +185,10 @@ fn rollback_leaves_settings_changed_since_alone_unless_forced() {
 
     let snapshot = journal.latest_restorable().unwrap().unwrap();
     let report = rollback(&host, &journal, snapshot.clone(), false).unwrap();
-    let row = report.iter().find(|r| r.setting == "vm.swappiness").unwrap();
+    let row = report
+        .iter()
+        .find(|r| r.setting == "vm.swappiness")
+        .unwrap();
     assert_eq!(row.outcome, Outcome::SkippedDrift, "{row:?}");
     assert!(row.detail.contains("--force"), "{}", row.detail);
     assert_eq!(value(root.path(), "vm.swappiness"), "33");
