@@ -10,7 +10,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// 2 usage or configuration error (nothing was changed); 3 something required could not be
 /// evaluated.
 #[derive(Debug, Parser)]
-#[command(name = "hostperf", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "hostperf",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

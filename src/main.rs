@@ -6,7 +6,11 @@ fn main() -> ExitCode {
     let cli = match hostperf::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { hostperf::exit::USAGE } else { hostperf::exit::OK };
+            let code = if e.use_stderr() {
+                hostperf::exit::USAGE
+            } else {
+                hostperf::exit::OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }

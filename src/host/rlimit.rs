@@ -141,12 +141,7 @@ pub struct Limits {
 
 impl fmt::Display for Limits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}",
-            format_limit(self.soft),
-            format_limit(self.hard)
-        )
+        write!(f, "{}:{}", format_limit(self.soft), format_limit(self.hard))
     }
 }
 
@@ -203,7 +198,12 @@ impl Host {
     }
 
     /// Sets both limits of a running process with prlimit(2). Live hosts only.
-    pub fn rlimit_write(&self, pid: u32, resource: Resource, limits: Limits) -> Result<(), HostError> {
+    pub fn rlimit_write(
+        &self,
+        pid: u32,
+        resource: Resource,
+        limits: Limits,
+    ) -> Result<(), HostError> {
         let target = PathBuf::from(format!("/proc/{pid}"));
         self.check_fault("prlimit", &target)?;
         if !self.is_live() {

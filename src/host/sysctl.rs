@@ -80,7 +80,11 @@ impl SysctlKey {
 
 impl fmt::Display for SysctlKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let dotted: Vec<String> = self.components.iter().map(|c| c.replace('.', "/")).collect();
+        let dotted: Vec<String> = self
+            .components
+            .iter()
+            .map(|c| c.replace('.', "/"))
+            .collect();
         f.write_str(&dotted.join("."))
     }
 }
@@ -101,17 +105,25 @@ impl From<SysctlKey> for String {
 /// Why a sysctl could not be read or written, in the terms an operator acts on.
 #[derive(Debug, thiserror::Error)]
 pub enum SysctlError {
-    #[error("sysctl {key}: no such key on this kernel ({path} does not exist); check the spelling, or the key is host-only and absent in a network namespace")]
+    #[error(
+        "sysctl {key}: no such key on this kernel ({path} does not exist); check the spelling, or the key is host-only and absent in a network namespace"
+    )]
     Unknown { key: SysctlKey, path: PathBuf },
-    #[error("sysctl {key}: permission denied on {path}; run as root (inside a network namespace some keys are read-only)")]
+    #[error(
+        "sysctl {key}: permission denied on {path}; run as root (inside a network namespace some keys are read-only)"
+    )]
     NeedsPrivilege { key: SysctlKey, path: PathBuf },
-    #[error("sysctl {key}: the kernel rejected the value {value:?} ({reason}); pick a value this kernel accepts")]
+    #[error(
+        "sysctl {key}: the kernel rejected the value {value:?} ({reason}); pick a value this kernel accepts"
+    )]
     Rejected {
         key: SysctlKey,
         value: String,
         reason: String,
     },
-    #[error("sysctl {key}: wrote {value:?} but read back {read_back:?}; the kernel adjusted or ignored the value")]
+    #[error(
+        "sysctl {key}: wrote {value:?} but read back {read_back:?}; the kernel adjusted or ignored the value"
+    )]
     NotTaken {
         key: SysctlKey,
         value: String,
@@ -169,12 +181,10 @@ fn classify_open(key: &SysctlKey, path: PathBuf, e: HostError) -> SysctlError {
             key: key.clone(),
             path,
         },
-        Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS) => {
-            SysctlError::NeedsPrivilege {
-                key: key.clone(),
-                path,
-            }
-        }
+        Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS) => SysctlError::NeedsPrivilege {
+            key: key.clone(),
+            path,
+        },
         _ => SysctlError::Io {
             key: key.clone(),
             source: e,
@@ -211,7 +221,10 @@ mod tests {
         let dotted = SysctlKey::parse("net.core.somaxconn").unwrap();
         let slashed = SysctlKey::parse("net/core/somaxconn").unwrap();
         assert_eq!(dotted, slashed);
-        assert_eq!(dotted.proc_path(), PathBuf::from("/proc/sys/net/core/somaxconn"));
+        assert_eq!(
+            dotted.proc_path(),
+            PathBuf::from("/proc/sys/net/core/somaxconn")
+        );
     }
 
     #[test]

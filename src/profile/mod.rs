@@ -20,8 +20,14 @@ pub use schema::{ProfileDoc, SysctlEntry, UlimitEntry};
 /// Profiles compiled into the binary, from profiles/.
 const BUILTIN: &[(&str, &str)] = &[
     ("api-base", include_str!("../../profiles/api-base.yaml")),
-    ("latency-profile", include_str!("../../profiles/latency-profile.yaml")),
-    ("throughput-profile", include_str!("../../profiles/throughput-profile.yaml")),
+    (
+        "latency-profile",
+        include_str!("../../profiles/latency-profile.yaml"),
+    ),
+    (
+        "throughput-profile",
+        include_str!("../../profiles/throughput-profile.yaml"),
+    ),
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -177,7 +183,10 @@ impl Catalog {
         };
         for include in &doc.include {
             let inner = self.find(include, beside).map_err(|e| {
-                UsageError::new(format!("profile {name} ({}): include {include:?}: {e}", found.source))
+                UsageError::new(format!(
+                    "profile {name} ({}): include {include:?}: {e}",
+                    found.source
+                ))
             })?;
             let included = self.resolve(inner, stack)?;
             profile.absorb(included);
@@ -230,9 +239,8 @@ fn builtin(name: &str, text: &str) -> Found {
 }
 
 fn read_file(path: &Path) -> anyhow::Result<Found> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        UsageError::new(format!("cannot read profile {}: {e}", path.display()))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError::new(format!("cannot read profile {}: {e}", path.display())))?;
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

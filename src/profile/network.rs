@@ -18,6 +18,11 @@ impl Network {
         true
     }
 
+    /// Things plan and check should warn about (e.g. irqbalance will undo IRQ affinity).
+    pub fn warnings(&self, _host: &Host) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The settings this section asks for on `host`, or why it cannot be expanded.
     pub fn expand(&self, _host: &Host) -> Result<Vec<Setting>, String> {
         Ok(Vec::new())

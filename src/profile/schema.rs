@@ -276,7 +276,9 @@ impl<'de> Deserialize<'de> for UlimitEntry {
                 Ok(Self::both(Want::Exact(v.to_string())))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<UlimitEntry, E> {
-                Err(E::custom(format!("{v} is not a limit; limits are 0 or more")))
+                Err(E::custom(format!(
+                    "{v} is not a limit; limits are 0 or more"
+                )))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<UlimitEntry, E> {
                 limit_want(v).map(Self::both).map_err(E::custom)

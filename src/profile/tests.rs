@@ -28,7 +28,10 @@ fn every_builtin_profile_loads_and_every_key_has_a_reason() {
             assert!(reason.len() > 10, "{name}: {key} has no reason");
         }
         for (limit, entry) in &profile.ulimits {
-            assert!(entry.reason.is_some(), "{name}: ulimit {limit} has no reason");
+            assert!(
+                entry.reason.is_some(),
+                "{name}: ulimit {limit} has no reason"
+            );
         }
     }
 }
@@ -65,7 +68,9 @@ fn includes_resolve_depth_first_and_later_wins() {
 
 #[test]
 fn latency_profile_inherits_the_base() {
-    let p = Catalog::new("/nonexistent").load("latency-profile").unwrap();
+    let p = Catalog::new("/nonexistent")
+        .load("latency-profile")
+        .unwrap();
     let key = SysctlKey::parse("net.core.somaxconn").unwrap();
     assert_eq!(p.sysctl[&key].from, "api-base");
     assert_eq!(p.resolved_from, ["api-base", "latency-profile"]);
@@ -90,13 +95,25 @@ fn a_missing_include_names_the_profile_and_the_include() {
 #[test]
 fn unknown_sections_and_fields_report_line_and_column() {
     let (_dir, catalog) = catalog_with(&[
-        ("section", "description: x\nsysctls:\n  net.core.somaxconn: 1\n"),
-        ("field", "sysctl:\n  net.core.somaxconn:\n    value: 1\n    reasn: typo\n"),
+        (
+            "section",
+            "description: x\nsysctls:\n  net.core.somaxconn: 1\n",
+        ),
+        (
+            "field",
+            "sysctl:\n  net.core.somaxconn:\n    value: 1\n    reasn: typo\n",
+        ),
     ]);
     let msg = error_of(catalog.load("section"));
-    assert!(msg.contains("unknown field `sysctls`") && msg.contains("line 2"), "{msg}");
+    assert!(
+        msg.contains("unknown field `sysctls`") && msg.contains("line 2"),
+        "{msg}"
+    );
     let msg = error_of(catalog.load("field"));
-    assert!(msg.contains("unknown field `reasn`") && msg.contains("line 3"), "{msg}");
+    assert!(
+        msg.contains("unknown field `reasn`") && msg.contains("line 3"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -121,7 +138,10 @@ fn traversal_keys_wrong_types_and_bad_yaml_are_rejected() {
     ] {
         let msg = error_of(catalog.load(name));
         assert!(msg.contains(expect), "{name}: {msg}");
-        assert!(msg.contains(&format!("{name}.yaml")), "{name}: no file in {msg}");
+        assert!(
+            msg.contains(&format!("{name}.yaml")),
+            "{name}: no file in {msg}"
+        );
     }
 }
 
@@ -133,12 +153,18 @@ fn short_and_long_forms_mean_the_same() {
     )]);
     let p = catalog.load("forms").unwrap();
     let key = |k| SysctlKey::parse(k).unwrap();
-    assert_eq!(p.sysctl[&key("net.ipv4.tcp_rmem")].value.to_string(), "4096 87380 >=16777216");
+    assert_eq!(
+        p.sysctl[&key("net.ipv4.tcp_rmem")].value.to_string(),
+        "4096 87380 >=16777216"
+    );
     assert_eq!(p.sysctl[&key("net.ipv4.tcp_wmem")].value.fields.len(), 3);
     let cookies = &p.sysctl[&key("net.ipv4.tcp_syncookies")];
     assert!(cookies.optional);
     assert_eq!(cookies.value.to_string(), "1");
-    assert_eq!(p.ulimits[&Resource::Nofile].desired().to_string(), "1024 unlimited");
+    assert_eq!(
+        p.ulimits[&Resource::Nofile].desired().to_string(),
+        "1024 unlimited"
+    );
     assert_eq!(p.ulimits[&Resource::Nproc].hard, Want::AtLeast(4096));
 }
 
@@ -150,6 +176,13 @@ fn a_user_profile_may_include_a_builtin_by_name() {
     )]);
     let p = catalog.load("mine").unwrap();
     assert_eq!(p.resolved_from, ["api-base", "latency-profile", "mine"]);
-    let listed: Vec<String> = catalog.list().unwrap().into_iter().map(|s| s.name).collect();
-    assert!(listed.contains(&"mine".to_string()) && listed.contains(&"latency-profile".to_string()));
+    let listed: Vec<String> = catalog
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert!(
+        listed.contains(&"mine".to_string()) && listed.contains(&"latency-profile".to_string())
+    );
 }

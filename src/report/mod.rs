@@ -1,1 +1,91 @@
-//! TODO
+//! Renderers: data in, text out. Nothing here reads the host.
+
+pub mod check;
+pub mod plan;
+
+use std::io::{self, IsTerminal, Write};
+use std::path::Path;
+
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+
+/// A table for stdout: boxed and wrapped on a terminal, plain aligned columns in a pipe.
+pub fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    if io::stdout().is_terminal() {
+        table
+            .load_style(presets::UTF8_HORIZONTAL_ONLY)
+            .set_content_arrangement(ContentArrangement::Dynamic);
+    } else {
+        table.load_style(presets::NOTHING).force_no_tty();
+    }
+    table.set_header(header.to_vec());
+    table
+}
+
+/// A cell coloured when colour is allowed on stdout.
+pub fn coloured(text: &str, colour: Color) -> Cell {
+    let cell = Cell::new(text);
+    if crate::logging::colour_allowed(&io::stdout()) {
+        cell.fg(colour)
+    } else {
+        cell
+    }
+}
+
+/// Writes `text` to standard output.
+pub fn print(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+/// Writes a report file atomically (temp file and rename), so a collector such as
+/// node_exporter's textfile directory never reads half a file.
+pub fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
+    crate::host::write_durably(path, text.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write report {}: {e}", path.display()))
+}
+
+pub fn json<T: serde::Serialize>(value: &T) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("reports serialize");
+    text.push('\n');
+    text
+}
+
+/// Escapes text for XML attributes and content.
+pub fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes a Prometheus label value (backslash, double quote, newline).
+pub fn prom_label(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(xml_escape("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;");
+        assert_eq!(prom_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

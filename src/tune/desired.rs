@@ -40,10 +40,9 @@ impl Desired {
             ("<=", Want::AtMost as fn(i128) -> Want),
         ] {
             if let Some(bound) = text.strip_prefix(prefix) {
-                let n = bound
-                    .trim()
-                    .parse::<i128>()
-                    .map_err(|_| format!("{text:?}: the bound after {prefix} must be an integer"))?;
+                let n = bound.trim().parse::<i128>().map_err(|_| {
+                    format!("{text:?}: the bound after {prefix} must be an integer")
+                })?;
                 return Ok(make(n));
             }
         }
@@ -85,7 +84,9 @@ impl Desired {
             let value = match want {
                 Want::Exact(v) => {
                     if numeric.is_some() && number(v).is_none() {
-                        return Err(format!("{v:?} is not a number, and the kernel's value {have:?} is"));
+                        return Err(format!(
+                            "{v:?} is not a number, and the kernel's value {have:?} is"
+                        ));
                     }
                     v.clone()
                 }
@@ -97,7 +98,11 @@ impl Desired {
                         Want::AtLeast(_) => current >= *n,
                         _ => current <= *n,
                     };
-                    if keep { have.to_string() } else { n.to_string() }
+                    if keep {
+                        have.to_string()
+                    } else {
+                        n.to_string()
+                    }
                 }
             };
             out.push(value);
@@ -137,7 +142,10 @@ mod tests {
 
     fn desired(fields: &[&str]) -> Desired {
         Desired {
-            fields: fields.iter().map(|f| Desired::parse_field(f).unwrap()).collect(),
+            fields: fields
+                .iter()
+                .map(|f| Desired::parse_field(f).unwrap())
+                .collect(),
         }
     }
 
@@ -155,12 +163,19 @@ mod tests {
         let d = desired(&["4096", "87380", ">=16777216"]);
         assert!(d.is_met_by("4096 87380 33554432"));
         assert!(!d.is_met_by("4096 131072 33554432"));
-        assert_eq!(d.target("4096 131072 6291456").unwrap(), "4096 87380 16777216");
+        assert_eq!(
+            d.target("4096 131072 6291456").unwrap(),
+            "4096 87380 16777216"
+        );
     }
 
     #[test]
     fn field_count_and_type_mismatches_are_errors() {
-        assert!(desired(&["4096", "87380"]).target("4096 131072 6291456").is_err());
+        assert!(
+            desired(&["4096", "87380"])
+                .target("4096 131072 6291456")
+                .is_err()
+        );
         assert!(desired(&["lots"]).target("4096").is_err());
         assert!(desired(&[">=1"]).target("bbr").is_err());
         assert!(Desired::parse_field(">=many").is_err());

@@ -22,11 +22,19 @@ pub use desired::{Desired, Want};
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Knob {
-    Sysctl { key: SysctlKey },
+    Sysctl {
+        key: SysctlKey,
+    },
     /// Soft and hard limit of a running process, as `soft:hard`.
-    Rlimit { pid: u32, comm: String, resource: Resource },
+    Rlimit {
+        pid: u32,
+        comm: String,
+        resource: Resource,
+    },
     /// A whole file hostperf manages (persistence); absent is a value too.
-    File { path: PathBuf },
+    File {
+        path: PathBuf,
+    },
     Net(crate::net::NetKnob),
 }
 
@@ -64,7 +72,9 @@ impl Knob {
                 format!("{knob}: has no absent state to restore"),
             )),
             (Knob::Sysctl { key }, Some(v)) => sysctl::write(host, key, v),
-            (Knob::Rlimit { pid, resource, .. }, Some(v)) => rlimit::write(host, *pid, *resource, v),
+            (Knob::Rlimit { pid, resource, .. }, Some(v)) => {
+                rlimit::write(host, *pid, *resource, v)
+            }
             (Knob::Net(n), Some(v)) => n.write(host, v),
         }
     }

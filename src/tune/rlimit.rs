@@ -19,16 +19,20 @@ pub fn read(host: &Host, pid: u32, resource: Resource) -> Result<String, TuneErr
 }
 
 pub fn write(host: &Host, pid: u32, resource: Resource, value: &str) -> Result<(), TuneError> {
-    let limits: Limits = value.replacen(' ', ":", 1).parse().map_err(|e| {
-        TuneError::new(ErrorKind::Invalid, format!("{resource} of pid {pid}: {e}"))
-    })?;
+    let limits: Limits = value
+        .replacen(' ', ":", 1)
+        .parse()
+        .map_err(|e| TuneError::new(ErrorKind::Invalid, format!("{resource} of pid {pid}: {e}")))?;
     if let Err(e) = host.rlimit_write(pid, resource, limits) {
         let (kind, hint) = match e.errno() {
             Some(libc::EPERM) => (
                 ErrorKind::NeedsPrivilege,
                 "raising a hard limit needs root, and no hard limit may exceed fs.nr_open",
             ),
-            Some(libc::EINVAL) => (ErrorKind::Rejected, "the soft limit must not exceed the hard limit"),
+            Some(libc::EINVAL) => (
+                ErrorKind::Rejected,
+                "the soft limit must not exceed the hard limit",
+            ),
             Some(libc::ESRCH) => (ErrorKind::Io, "the process has exited"),
             _ => (ErrorKind::Io, "prlimit failed"),
         };
