@@ -186,6 +186,12 @@ pub fn evaluate(host: &Host, setting: Setting, purpose: Purpose) -> PlanItem {
         item.action = failure_action(&e, setting.optional);
         return item;
     }
+    if let Knob::Net(n) = &setting.knob
+        && let Err(e) = n.validate(host, &target)
+    {
+        item.action = failure_action(&e, setting.optional);
+        return item;
+    }
     if purpose == Purpose::Apply
         && let Some(why) = missing_privilege(host, &setting.knob)
     {

@@ -243,6 +243,10 @@ impl NetKnob {
             },
             NetKnob::Channels { .. } | NetKnob::Rings { .. } | NetKnob::Coalesce { .. } => {
                 let (_, param) = self.known_param()?;
+                if value == "max" && param.max_attr.is_some() {
+                    // Unresolved: the device's maximum could not be read; say why.
+                    return self.maximum(host).map(|_| ());
+                }
                 let Some(n) = ethtool::parse(param, &value) else {
                     let expected = if param.flag { "on or off" } else { "a number" };
                     return invalid(format!("{value:?} is not {expected}"));

@@ -56,7 +56,7 @@ impl Msg {
     pub fn new(msg_type: u16, flags: u16, family_header: &[u8]) -> Self {
         let mut buf = vec![0u8; 16];
         buf[4..6].copy_from_slice(&msg_type.to_ne_bytes());
-        buf[6..8].copy_from_slice(&(flags | NLM_F_REQUEST).to_ne_bytes());
+        buf[6..8].copy_from_slice(&(flags | NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
         buf.extend_from_slice(family_header);
         pad(&mut buf);
         Msg {
@@ -151,6 +151,21 @@ impl Socket {
                 NETLINK_EXT_ACK,
                 &one as *const libc::c_int as *const libc::c_void,
                 std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+        // Never hang on a reply that does not come: 5 s is far beyond any real answer.
+        let timeout = libc::timeval {
+            tv_sec: 5,
+            tv_usec: 0,
+        };
+        // SAFETY: setsockopt with a pointer to a live timeval and its size.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                &timeout as *const libc::timeval as *const libc::c_void,
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
             );
         }
         Ok(Socket { fd, seq: 0 })
