@@ -439,15 +439,20 @@ fn words(host: &Host, path: &str) -> Option<Vec<String>> {
     })
 }
 
-/// Is the process in a network namespace other than the initial one? Unknown (no access to
-/// /proc/1) counts as no.
+/// Is the process in a network namespace other than the initial one? Compares the
+/// namespace links of this process and pid 1 when both can be read; otherwise (pid 1 of
+/// another user namespace, a sandbox) relies on net.core.netdev_max_backlog, which the
+/// kernel registers for the initial namespace only.
 pub fn in_child_netns(host: &Host) -> bool {
     match (
         host.read_link("/proc/self/ns/net"),
         host.read_link("/proc/1/ns/net"),
     ) {
         (Ok(mine), Ok(init)) => mine != init,
-        _ => false,
+        _ => {
+            host.exists("/proc/sys/net/ipv4/tcp_congestion_control")
+                && !host.exists("/proc/sys/net/core/netdev_max_backlog")
+        }
     }
 }
 
