@@ -176,6 +176,7 @@ mod tests {
     use super::*;
     use crate::plan::{Purpose, Targets};
     use crate::profile::Catalog;
+    use std::path::Path;
 
     #[test]
     fn persist_files_cover_sysctls_sessions_and_services() {
@@ -188,7 +189,10 @@ mod tests {
             .unwrap();
         let plan = Plan::build(&host, &profile, &Targets::default(), Purpose::Check).unwrap();
         let files = files(&plan, &profile, &[]).unwrap();
-        let sysctl = files.iter().find(|f| f.path == SYSCTL_FILE).unwrap();
+        let sysctl = files
+            .iter()
+            .find(|f| f.path == Path::new(SYSCTL_FILE))
+            .unwrap();
         assert!(
             sysctl.content.contains("\nvm.swappiness = 10\n"),
             "{}",
@@ -199,12 +203,15 @@ mod tests {
                 .content
                 .contains("net.ipv4.tcp_rmem = 4096 87380 6291456")
         );
-        let limits = files.iter().find(|f| f.path == LIMITS_FILE).unwrap();
+        let limits = files
+            .iter()
+            .find(|f| f.path == Path::new(LIMITS_FILE))
+            .unwrap();
         assert!(limits.content.contains("* soft nofile 1048576"));
         assert!(limits.content.contains("root hard nofile 1048576"));
         let manager = files
             .iter()
-            .find(|f| f.path == SYSTEMD_MANAGER_FILE)
+            .find(|f| f.path == Path::new(SYSTEMD_MANAGER_FILE))
             .unwrap();
         assert!(
             manager
@@ -214,9 +221,13 @@ mod tests {
 
         let per_unit = super::files(&plan, &profile, &["nginx".into()]).unwrap();
         assert!(per_unit.iter().any(|f| f.path
-            == "/etc/systemd/system/nginx.service.d/90-hostperf.conf"
+            == Path::new("/etc/systemd/system/nginx.service.d/90-hostperf.conf")
             && f.content.contains("[Service]\nLimitNOFILE=1048576:1048576")));
-        assert!(!per_unit.iter().any(|f| f.path == SYSTEMD_MANAGER_FILE));
+        assert!(
+            !per_unit
+                .iter()
+                .any(|f| f.path == Path::new(SYSTEMD_MANAGER_FILE))
+        );
         assert!(super::files(&plan, &profile, &["../../etc/passwd".into()]).is_err());
     }
 }
