@@ -216,6 +216,3 @@ pub fn rollback(
     }
     Ok(report)
 }
-
-#[cfg(test)]
-mod tests;

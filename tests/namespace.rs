@@ -103,19 +103,13 @@ fn a_value_the_kernel_rejects_mid_profile_rolls_back_the_earlier_writes() {
         "bad-range.yaml",
         "sysctl:\n  net.core.somaxconn: 5000\n  net.ipv4.ip_local_port_range: [60000, 50000]\n  net.ipv4.tcp_fin_timeout: 7\n",
     );
-    let before = [
+    let keys = [
         "net.core.somaxconn",
         "net.ipv4.ip_local_port_range",
         "net.ipv4.tcp_fin_timeout",
-    ]
-    .map(|k| ns.sysctl(k));
-    let out = ns.hostperf(&[
-        "--state-dir",
-        state.to_str().unwrap(),
-        "apply",
-        "--file",
-        file.to_str().unwrap(),
-    ]);
+    ];
+    let before = keys.map(|k| ns.sysctl(k));
+    let out = ns.apply_file(&state, &file);
     let err = stderr(&out);
     assert_eq!(code(&out), 2, "{err}");
     assert!(
@@ -126,13 +120,7 @@ fn a_value_the_kernel_rejects_mid_profile_rolls_back_the_earlier_writes() {
         err.contains("EINVAL") && err.contains("host is as it was"),
         "{err}"
     );
-    let after = [
-        "net.core.somaxconn",
-        "net.ipv4.ip_local_port_range",
-        "net.ipv4.tcp_fin_timeout",
-    ]
-    .map(|k| ns.sysctl(k));
-    assert_eq!(after, before);
+    assert_eq!(keys.map(|k| ns.sysctl(k)), before);
 }
 
 #[test]
@@ -148,13 +136,7 @@ fn read_only_keys_in_a_namespace_block_apply_before_any_write() {
         "sysctl:\n  net.core.somaxconn: 5001\n  net.core.rmem_max: 1\n",
     );
     let before = ns.sysctl("net.core.somaxconn");
-    let out = ns.hostperf(&[
-        "--state-dir",
-        state.to_str().unwrap(),
-        "apply",
-        "--file",
-        file.to_str().unwrap(),
-    ]);
+    let out = ns.apply_file(&state, &file);
     let err = stderr(&out);
     assert_eq!(code(&out), 2, "{err}");
     assert!(
@@ -190,13 +172,7 @@ fn two_applies_at_once_do_not_interleave() {
         "sysctl:\n  net.core.somaxconn: 5002\n",
     );
     let before = ns.sysctl("net.core.somaxconn");
-    let out = ns.hostperf(&[
-        "--state-dir",
-        state.to_str().unwrap(),
-        "apply",
-        "--file",
-        file.to_str().unwrap(),
-    ]);
+    let out = ns.apply_file(&state, &file);
     let _ = holder.kill();
     let _ = holder.wait();
     assert_eq!(code(&out), 1, "{}", stderr(&out));
