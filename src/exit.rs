@@ -18,6 +18,8 @@ pub const NOT_EVALUATED: u8 = 3;
 pub struct UsageError(pub String);
 
 impl UsageError {
+    /// Wraps the message as an `anyhow::Error` that maps to exit code 2.
+    #[allow(clippy::new_ret_no_self)]
     pub fn new(msg: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(UsageError(msg.into()))
     }

@@ -8,7 +8,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::host::write_durably;
 use crate::tune::Knob;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -105,12 +104,33 @@ impl Journal {
         }
     }
 
-    /// Writes the snapshot durably (temp file, fsync, rename, fsync the directory).
+    /// Writes a new snapshot durably before apply's first change: created under its final
+    /// name (O_EXCL), fdatasync'd, then the directory fsync'd. No temp file and rename are
+    /// needed: a crash can tear the file only before the first change, when it records
+    /// nothing that was done, and readers skip a torn snapshot.
     pub fn save(&self, snapshot: &Snapshot) -> anyhow::Result<()> {
         let path = self.snapshot_path(&snapshot.id);
-        let json = serde_json::to_vec_pretty(snapshot)?;
-        write_durably(&path, &json)
+        let mut line = serde_json::to_vec(snapshot)?;
+        line.push(b'\n');
+        create_durably(&path, &line)
             .with_context(|| format!("cannot write the snapshot {}", path.display()))
+    }
+
+    /// Records a later state (applied, reverted, rolled back) by appending a line, without
+    /// fsync. Losing it in a crash is harmless: the snapshot then still reads `applying`,
+    /// which rollback treats like `applied`, and restoring values already back is a no-op.
+    pub fn mark(&self, snapshot: &Snapshot) -> anyhow::Result<()> {
+        use std::io::Write;
+        let path = self.snapshot_path(&snapshot.id);
+        let mut line = serde_json::to_vec(&StateLine {
+            state: snapshot.state,
+        })?;
+        line.push(b'\n');
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(&line))
+            .with_context(|| format!("cannot update the snapshot {}", path.display()))
     }
 
     /// All snapshots, oldest first.
@@ -124,8 +144,11 @@ impl Journal {
         let mut snapshots = Vec::new();
         for entry in entries {
             let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "json") {
-                snapshots.push(read_snapshot(&path)?);
+            if path.extension().is_some_and(|e| e == "jsonl") {
+                match read_snapshot(&path) {
+                    Ok(snapshot) => snapshots.push(snapshot),
+                    Err(e) => tracing::warn!("skipping {}: {e:#}", path.display()),
+                }
             }
         }
         snapshots.sort_by(|a, b| a.id.cmp(&b.id));
@@ -158,18 +181,50 @@ impl Journal {
     }
 
     fn snapshot_path(&self, id: &str) -> PathBuf {
-        self.dir.join("snapshots").join(format!("{id}.json"))
+        self.dir.join("snapshots").join(format!("{id}.jsonl"))
     }
 }
 
+/// A state change appended to a snapshot file.
+#[derive(Serialize, Deserialize)]
+struct StateLine {
+    state: State,
+}
+
+/// The first line is the snapshot; later lines are state changes, the last one wins. A torn
+/// last line (crash while appending) is ignored.
 fn read_snapshot(path: &Path) -> anyhow::Result<Snapshot> {
-    let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| {
-        format!(
-            "{} is not a hostperf snapshot (corrupt or from another version)",
-            path.display()
-        )
-    })
+    let text =
+        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut lines = text.lines();
+    let mut snapshot: Snapshot = lines
+        .next()
+        .and_then(|first| serde_json::from_str(first).ok())
+        .with_context(|| {
+            format!(
+                "{} is not a hostperf snapshot (torn by a crash before any change, or from another version)",
+                path.display()
+            )
+        })?;
+    for line in lines {
+        if let Ok(update) = serde_json::from_str::<StateLine>(line) {
+            snapshot.state = update.state;
+        }
+    }
+    Ok(snapshot)
+}
+
+fn create_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_data()?;
+    fs::File::open(dir)?.sync_all()
 }
 
 /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -223,12 +278,16 @@ mod tests {
         };
         let mut first = journal.new_snapshot("p", Path::new("/"), vec![change.clone()]);
         first.id = "1-first".into();
-        first.state = State::Applied;
         journal.save(&first).unwrap();
+        first.state = State::Applied;
+        journal.mark(&first).unwrap();
         let mut second = journal.new_snapshot("p", Path::new("/"), vec![change]);
         second.id = "2-second".into();
-        second.state = State::Reverted;
         journal.save(&second).unwrap();
+        second.state = State::Reverted;
+        journal.mark(&second).unwrap();
+        // A torn third snapshot (crash mid-write) is skipped, not fatal.
+        std::fs::write(dir.path().join("snapshots/3-torn.jsonl"), "{\"schema_vers").unwrap();
         assert_eq!(journal.list().unwrap().len(), 2);
         let latest = journal.latest_restorable().unwrap().unwrap();
         assert_eq!(latest.id, "1-first");

@@ -176,6 +176,7 @@ mod tests {
     use super::*;
     use crate::plan::{Purpose, Targets};
     use crate::profile::Catalog;
+    use std::path::Path;
 
     #[test]
     fn persist_files_cover_sysctls_sessions_and_services() {
@@ -190,7 +191,7 @@ mod tests {
         let files = files(&plan, &profile, &[]).unwrap();
         let sysctl = files
             .iter()
-            .find(|f| f.path == PathBuf::from(SYSCTL_FILE))
+            .find(|f| f.path == Path::new(SYSCTL_FILE))
             .unwrap();
         assert!(
             sysctl.content.contains("\nvm.swappiness = 10\n"),
@@ -204,13 +205,13 @@ mod tests {
         );
         let limits = files
             .iter()
-            .find(|f| f.path == PathBuf::from(LIMITS_FILE))
+            .find(|f| f.path == Path::new(LIMITS_FILE))
             .unwrap();
         assert!(limits.content.contains("* soft nofile 1048576"));
         assert!(limits.content.contains("root hard nofile 1048576"));
         let manager = files
             .iter()
-            .find(|f| f.path == PathBuf::from(SYSTEMD_MANAGER_FILE))
+            .find(|f| f.path == Path::new(SYSTEMD_MANAGER_FILE))
             .unwrap();
         assert!(
             manager
@@ -220,12 +221,12 @@ mod tests {
 
         let per_unit = super::files(&plan, &profile, &["nginx".into()]).unwrap();
         assert!(per_unit.iter().any(|f| f.path
-            == PathBuf::from("/etc/systemd/system/nginx.service.d/90-hostperf.conf")
+            == Path::new("/etc/systemd/system/nginx.service.d/90-hostperf.conf")
             && f.content.contains("[Service]\nLimitNOFILE=1048576:1048576")));
         assert!(
             !per_unit
                 .iter()
-                .any(|f| f.path == PathBuf::from(SYSTEMD_MANAGER_FILE))
+                .any(|f| f.path == Path::new(SYSTEMD_MANAGER_FILE))
         );
         assert!(super::files(&plan, &profile, &["../../etc/passwd".into()]).is_err());
     }

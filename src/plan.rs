@@ -193,7 +193,7 @@ pub fn evaluate(host: &Host, setting: Setting, purpose: Purpose) -> PlanItem {
         return item;
     }
     if purpose == Purpose::Apply
-        && let Some(why) = missing_privilege(host, &setting.knob)
+        && let Some(why) = missing_privilege(host, &setting.knob, &current, &target)
     {
         item.action = Action::NeedsPrivilege(why);
     }
@@ -212,13 +212,21 @@ fn failure_action(e: &TuneError, optional: bool) -> Action {
 }
 
 /// On a live host, whether this process may write the knob (checked before any write).
-fn missing_privilege(host: &Host, knob: &Knob) -> Option<String> {
+fn missing_privilege(host: &Host, knob: &Knob, current: &str, target: &str) -> Option<String> {
     if !host.is_live() {
         return None;
     }
     let path = match knob {
         Knob::Sysctl { key } => key.proc_path(),
-        Knob::Rlimit { .. } | Knob::File { .. } | Knob::Net(_) => {
+        Knob::Rlimit { .. } => {
+            let hard = |v: &str| v.split_whitespace().nth(1).map(limit_rank);
+            let raises_hard =
+                matches!((hard(current), hard(target)), (Some(now), Some(new)) if new > now);
+            return (raises_hard && !has_cap_sys_resource()).then(|| {
+                format!("{knob}: raising a hard limit ({current} -> {target}) needs CAP_SYS_RESOURCE, which this process lacks; run as root outside restricted containers")
+            });
+        }
+        Knob::File { .. } | Knob::Net(_) => {
             return (!nix::unistd::geteuid().is_root())
                 .then(|| format!("{knob}: changing this needs root; run hostperf as root"));
         }
@@ -230,6 +238,22 @@ fn missing_privilege(host: &Host, knob: &Knob) -> Option<String> {
             path.display()
         )),
     }
+}
+
+/// A limit as a number for comparing; "unlimited" is above every number.
+fn limit_rank(v: &str) -> i128 {
+    v.parse().unwrap_or(i128::MAX)
+}
+
+/// Whether this process holds CAP_SYS_RESOURCE (bit 24 of CapEff in /proc/self/status).
+fn has_cap_sys_resource() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("CapEff:"))?;
+            u64::from_str_radix(line["CapEff:".len()..].trim(), 16).ok()
+        })
+        .is_some_and(|caps| caps & (1 << 24) != 0)
 }
 
 /// Ulimit rows: one per resource and target process, or one skipped row per resource when

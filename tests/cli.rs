@@ -305,3 +305,22 @@ fn a_non_root_user_gets_a_message_not_a_trace() {
         "{err}"
     );
 }
+
+#[test]
+fn docs_profiles_md_is_current() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = std::process::Command::new("python3")
+        .arg(format!("{root}/scripts/profiles-doc.py"))
+        .arg(bin())
+        .output();
+    let Ok(out) = out else {
+        eprintln!("SKIP docs_profiles_md_is_current: python3 is not installed");
+        return;
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    let current = std::fs::read_to_string(format!("{root}/docs/profiles.md")).unwrap();
+    assert!(
+        current == stdout(&out),
+        "docs/profiles.md is stale: run `python3 scripts/profiles-doc.py > docs/profiles.md`"
+    );
+}

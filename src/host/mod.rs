@@ -196,7 +196,7 @@ impl Host {
 }
 
 /// Temp file, fsync, rename over `path`, fsync the directory: after a crash the file holds
-/// either the old or the new bytes.
+/// either the old or the new bytes, and the new ones once this returns.
 pub fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));

@@ -46,8 +46,13 @@ fn render_table(report: &CheckReport) -> String {
     }
     let s = &report.summary;
     let mut out = format!(
-        "{t}\nprofile {}: {} pass, {} fail, {} skip, {} error\n",
-        report.profile, s.pass, s.fail, s.skip, s.error
+        "{}\nprofile {}: {} pass, {} fail, {} skip, {} error\n",
+        super::render(&t),
+        report.profile,
+        s.pass,
+        s.fail,
+        s.skip,
+        s.error
     );
     for w in &report.warnings {
         let _ = writeln!(out, "warning: {w}");

@@ -22,6 +22,16 @@ pub fn table(header: &[&str]) -> Table {
     table
 }
 
+/// The table as text, without the padding comfy-table leaves at line ends.
+pub fn render(table: &Table) -> String {
+    let mut out = String::new();
+    for line in table.to_string().lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// A cell coloured when colour is allowed on stdout.
 pub fn coloured(text: &str, colour: Color) -> Cell {
     let cell = Cell::new(text);

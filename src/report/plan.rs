@@ -10,7 +10,7 @@ use crate::persist::PersistFile;
 use crate::plan::{Action, Plan};
 use crate::profile::Summary;
 
-use super::{coloured, table};
+use super::{coloured, render, table};
 
 pub fn plan_table(plan: &Plan, persist: &[PersistFile]) -> String {
     let mut t = table(&[
@@ -44,7 +44,8 @@ pub fn plan_table(plan: &Plan, persist: &[PersistFile]) -> String {
     let changes = plan.changes().count();
     let blockers = plan.blockers().count();
     let mut out = format!(
-        "{t}\nprofile {}: {changes} to change, {} already set, {blockers} blocking\n",
+        "{}\nprofile {}: {changes} to change, {} already set, {blockers} blocking\n",
+        render(&t),
         plan.profile,
         plan.items
             .iter()
@@ -81,8 +82,11 @@ pub fn rollback_table(snapshot: &Snapshot, report: &[Restored]) -> String {
         ]);
     }
     format!(
-        "{t}\nsnapshot {} ({}, {})\n",
-        snapshot.id, snapshot.profile, snapshot.created
+        "{}\nsnapshot {} ({}, {})\n",
+        render(&t),
+        snapshot.id,
+        snapshot.profile,
+        snapshot.created
     )
 }
 
@@ -97,7 +101,7 @@ pub fn snapshots_table(snapshots: &[Snapshot]) -> String {
             s.changes.len().to_string(),
         ]);
     }
-    format!("{t}\n")
+    render(&t)
 }
 
 pub fn profiles_table(profiles: &[Summary]) -> String {
@@ -109,7 +113,7 @@ pub fn profiles_table(profiles: &[Summary]) -> String {
             p.description.clone(),
         ]);
     }
-    format!("{t}\n")
+    render(&t)
 }
 
 pub fn values_table(rows: &[(String, String, String)]) -> String {
@@ -117,5 +121,5 @@ pub fn values_table(rows: &[(String, String, String)]) -> String {
     for (kind, setting, value) in rows {
         t.add_row(vec![kind.as_str(), setting.as_str(), value.as_str()]);
     }
-    format!("{t}\n")
+    render(&t)
 }

@@ -27,7 +27,7 @@ pub fn write(host: &Host, pid: u32, resource: Resource, value: &str) -> Result<(
         let (kind, hint) = match e.errno() {
             Some(libc::EPERM) => (
                 ErrorKind::NeedsPrivilege,
-                "raising a hard limit needs root, and no hard limit may exceed fs.nr_open",
+                "raising a hard limit needs CAP_SYS_RESOURCE (root, outside restricted containers), and no hard limit may exceed fs.nr_open",
             ),
             Some(libc::EINVAL) => (
                 ErrorKind::Rejected,

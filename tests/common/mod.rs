@@ -124,6 +124,17 @@ impl Netns {
         self.run(bin(), args)
     }
 
+    /// `hostperf --state-dir STATE apply --file FILE` inside the namespace.
+    pub fn apply_file(&self, state: &Path, file: &Path) -> Output {
+        self.hostperf(&[
+            "--state-dir",
+            state.to_str().unwrap(),
+            "apply",
+            "--file",
+            file.to_str().unwrap(),
+        ])
+    }
+
     pub fn sh(&self, script: &str) -> Output {
         let out = self.run("sh", &["-c", script]);
         assert!(out.status.success(), "{script}: {}", stderr(&out));

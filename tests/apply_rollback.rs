@@ -1,36 +1,22 @@
+//! apply and rollback through the library API against a copy of the captured host,
+//! with faults injected into the Host seam.
+
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use super::*;
-use crate::host::FaultPlan;
-use crate::host::sysctl::SysctlKey;
-use crate::plan::{Plan, Purpose, Targets};
-use crate::profile::Catalog;
-
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hosts/vm-6.18");
-
-/// A private copy of the captured host, so tests can write it.
-fn fixture_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_tree(Path::new(FIXTURE), dir.path());
-    dir
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
+use common::fixture_copy;
+use hostperf::apply::{Outcome, apply, rollback};
+use hostperf::host::sysctl::SysctlKey;
+use hostperf::host::{FaultPlan, Host};
+use hostperf::journal::{Change, Journal, State};
+use hostperf::plan::{Plan, Purpose, Targets};
+use hostperf::profile::Catalog;
+use hostperf::tune::Knob;
 
 fn value(root: &Path, key: &str) -> String {
     let path: PathBuf = root.join("proc/sys").join(key.replace('.', "/"));
-    crate::host::sysctl::normalize(&std::fs::read_to_string(path).unwrap())
+    hostperf::host::sysctl::normalize(&std::fs::read_to_string(path).unwrap())
 }
 
 fn latency_changes(host: &Host) -> Vec<Change> {
@@ -98,7 +84,7 @@ fn a_rejected_value_mid_apply_restores_the_earlier_writes_newest_first() {
     let clean = Host::with_root(root.path());
     let changes = latency_changes(&clean);
     let third = changes[2].knob.clone();
-    let crate::tune::Knob::Sysctl { key } = &third else {
+    let Knob::Sysctl { key } = &third else {
         panic!("sysctl expected")
     };
     let faulty = Host::with_root(root.path()).with_faults(FaultPlan::new().fail(
@@ -109,7 +95,7 @@ fn a_rejected_value_mid_apply_restores_the_earlier_writes_newest_first() {
     let originals: Vec<String> = changes[..2]
         .iter()
         .map(|c| match &c.knob {
-            crate::tune::Knob::Sysctl { key } => value(root.path(), &key.to_string()),
+            Knob::Sysctl { key } => value(root.path(), &key.to_string()),
             _ => unreachable!(),
         })
         .collect();
@@ -117,13 +103,17 @@ fn a_rejected_value_mid_apply_restores_the_earlier_writes_newest_first() {
     let journal = Journal::new(state.path());
     let err = apply(&faulty, &journal, "latency-profile", changes.clone()).unwrap_err();
     let msg = format!("{err:#}");
-    assert_eq!(crate::exit::code_for(&err), crate::exit::USAGE, "{msg}");
+    assert_eq!(
+        hostperf::exit::code_for(&err),
+        hostperf::exit::USAGE,
+        "{msg}"
+    );
     assert!(
         msg.contains(&key.to_string()) && msg.contains("host is as it was"),
         "{msg}"
     );
     for (change, original) in changes[..2].iter().zip(originals) {
-        let crate::tune::Knob::Sysctl { key } = &change.knob else {
+        let Knob::Sysctl { key } = &change.knob else {
             unreachable!()
         };
         assert_eq!(
@@ -143,7 +133,7 @@ fn a_failed_restore_is_reported_loudly_with_the_snapshot_to_roll_back() {
     let state = tempfile::tempdir().unwrap();
     let changes = latency_changes(&Host::with_root(root.path()));
     let path_of = |c: &Change| match &c.knob {
-        crate::tune::Knob::Sysctl { key } => key.proc_path(),
+        Knob::Sysctl { key } => key.proc_path(),
         _ => unreachable!(),
     };
     // The second write fails (EIO: not the operator's input), and restoring the first fails.
@@ -155,7 +145,11 @@ fn a_failed_restore_is_reported_loudly_with_the_snapshot_to_roll_back() {
     let journal = Journal::new(state.path());
     let err = apply(&faulty, &journal, "latency-profile", changes.clone()).unwrap_err();
     let msg = format!("{err:#}");
-    assert_eq!(crate::exit::code_for(&err), crate::exit::FAILED, "{msg}");
+    assert_eq!(
+        hostperf::exit::code_for(&err),
+        hostperf::exit::FAILED,
+        "{msg}"
+    );
     assert!(
         msg.contains("RESTORE FAILED") && msg.contains("hostperf rollback"),
         "{msg}"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian machine (when root), then runs every test.
+# Tests that need root or network namespaces print why they skipped when they cannot run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+missing=()
+for tool in ip:iproute2 ss:iproute2 ethtool:ethtool setpriv:util-linux flock:util-linux \
+            unshare:util-linux netstat:net-tools python3:python3 sysctl:procps; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
+    else
+        echo "note: missing ${missing[*]}; some tests will skip" >&2
+    fi
+fi
+cargo test --all-targets --locked "$@"
