@@ -132,9 +132,14 @@ pub fn driver_of(host: &Host, iface: &str) -> Option<String> {
 
 /// Interfaces with a default route (destination and mask 0) in /proc/net/route.
 pub fn default_route(host: &Host) -> Result<Vec<String>, String> {
-    let text = host
-        .read_string("/proc/net/route")
-        .map_err(|e| e.to_string())?;
+    // No routing table (a capture without it): no default route, reported as no match.
+    let Some(bytes) = host
+        .read_optional("/proc/net/route")
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(Vec::new());
+    };
+    let text = String::from_utf8_lossy(&bytes);
     let mut out: Vec<String> = Vec::new();
     for line in text.lines().skip(1) {
         let f: Vec<&str> = line.split_whitespace().collect();
