@@ -180,15 +180,7 @@ pub fn evaluate(host: &Host, setting: Setting, purpose: Purpose) -> PlanItem {
         }
     };
     item.target = Some(target.clone());
-    if let Knob::Sysctl { key } = &setting.knob
-        && let Err(e) = crate::net::validate_sysctl(host, key, &target)
-    {
-        item.action = failure_action(&e, setting.optional);
-        return item;
-    }
-    if let Knob::Net(n) = &setting.knob
-        && let Err(e) = n.validate(host, &target)
-    {
+    if let Err(e) = setting.knob.validate(host, &target) {
         item.action = failure_action(&e, setting.optional);
         return item;
     }

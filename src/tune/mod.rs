@@ -79,6 +79,16 @@ impl Knob {
         }
     }
 
+    /// Checks, before anything is written, that this host can take `value` (a congestion
+    /// control or qdisc the kernel has, CPUs that exist, a parameter the device knows).
+    pub fn validate(&self, host: &Host, value: &str) -> Result<(), TuneError> {
+        match self {
+            Knob::Sysctl { key } => crate::net::validate_sysctl(host, key, value),
+            Knob::Net(n) => n.validate(host, value),
+            Knob::Rlimit { .. } | Knob::File { .. } => Ok(()),
+        }
+    }
+
     /// The value in the form used for comparing (e.g. cpu masks without leading zeros).
     pub fn normalize(&self, value: &str) -> String {
         match self {
