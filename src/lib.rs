@@ -19,6 +19,8 @@ pub mod exit;
 pub mod host;
 pub mod journal;
 pub mod logging;
+pub mod netlink;
+pub mod parse;
 pub mod persist;
 pub mod plan;
 pub mod profile;
