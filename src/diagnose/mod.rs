@@ -195,7 +195,10 @@ pub fn run(global: &Global, args: &DiagnoseArgs) -> anyhow::Result<u8> {
         pids: args.pids.clone(),
         names: args.processes.clone(),
     };
-    let needs = needs_of(&selected);
+    let mut needs = needs_of(&selected);
+    if let Some((states, _)) = needs.lazy_port_states {
+        needs.lazy_port_states = Some((states, cfg.port_exhaustion.warn_pct / 100.0));
+    }
     let (first, last, source) = match &args.from {
         Some(from) => {
             let capture = Capture::open(from)?;
@@ -310,7 +313,8 @@ pub fn snapshot(global: &Global, args: &SnapshotArgs) -> anyhow::Result<u8> {
         Some(root) => Host::with_root(root),
         None => Host::live(),
     };
-    let needs = needs_of(&checks::all());
+    let mut needs = needs_of(&checks::all());
+    needs.lazy_port_states = None;
     let focus = Focus::default();
     let (first, last) = take_samples(&host, &needs, &focus, interval);
     let mut samples: Vec<&Sample> = Vec::new();

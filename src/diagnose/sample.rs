@@ -32,7 +32,7 @@ pub enum Data {
 }
 
 /// What the selected checks need; the sampler reads only that.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Needs {
     pub files: BTreeSet<&'static str>,
     pub dirs: BTreeSet<&'static str>,
@@ -40,9 +40,16 @@ pub struct Needs {
     pub socket_states: u32,
     /// /proc/PID/status of every process.
     pub proc_status: bool,
+    /// States that must be dumped even when `lazy_port_states` allows skipping.
+    pub socket_states_always: u32,
     /// /proc/PID/fd and /proc/PID/limits (of focused processes when a focus is given).
     pub proc_fds: bool,
     pub kmsg: bool,
+    /// Skip dumping these states when /proc/net/sockstat proves that fewer TCP sockets exist
+    /// than this share of the ephemeral port range: then no destination can reach it, and the
+    /// per-destination breakdown (the costly part of a dump with many TIME_WAIT sockets)
+    /// cannot change a finding. Live hosts only; a snapshot always dumps everything.
+    pub lazy_port_states: Option<(u32, f64)>,
 }
 
 impl Needs {
@@ -50,6 +57,10 @@ impl Needs {
         self.files.extend(other.files.iter().copied());
         self.dirs.extend(other.dirs.iter().copied());
         self.socket_states |= other.socket_states;
+        self.socket_states_always |= other.socket_states_always;
+        if other.lazy_port_states.is_some() {
+            self.lazy_port_states = other.lazy_port_states;
+        }
         self.proc_status |= other.proc_status;
         self.proc_fds |= other.proc_fds;
         self.kmsg |= other.kmsg;
@@ -171,7 +182,17 @@ pub fn collect(host: &Host, needs: &Needs, focus: &Focus, start: Instant) -> Sam
         .map(|d| (d.to_string(), host.list_dir(d).map_err(|e| e.to_string())))
         .collect();
     let procs = (needs.proc_status || needs.proc_fds).then(|| collect_procs(host, needs, focus));
-    let sockets = (needs.socket_states != 0).then(|| sockets(host, needs.socket_states));
+    let sockets = (needs.socket_states != 0).then(|| {
+        let mut mask = needs.socket_states;
+        if let Some((lazy, ratio)) = needs.lazy_port_states
+            && live
+            && tcp_sockets_below(host, ratio)
+        {
+            // Keep the states another check asked for on its own (LISTEN, CLOSE_WAIT).
+            mask &= !lazy | needs.socket_states_always;
+        }
+        sockets(host, mask)
+    });
     let kmsg = needs.kmsg.then(|| {
         if live {
             read_kmsg()
@@ -193,7 +214,40 @@ pub fn collect(host: &Host, needs: &Needs, focus: &Focus, start: Instant) -> Sam
     }
 }
 
+/// True when sockstat's TCP sockets (IPv4 and IPv6 in use, plus TIME_WAIT) are fewer than
+/// `ratio` of the ephemeral port range.
+fn tcp_sockets_below(host: &Host, ratio: f64) -> bool {
+    let stat = |p: &str| {
+        host.read(p)
+            .ok()
+            .and_then(|b| crate::parse::parse_sockstat(&b).ok())
+    };
+    let Some(v4) = stat("/proc/net/sockstat") else {
+        return false;
+    };
+    let v6 = stat("/proc/net/sockstat6");
+    let Some(range) = host
+        .read("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|b| crate::parse::parse_port_range(&b).ok())
+    else {
+        return false;
+    };
+    let (Some(inuse), Some(tw)) = (v4.get("TCP", "inuse"), v4.get("TCP", "tw")) else {
+        return false;
+    };
+    let inuse6 = v6.and_then(|s| s.get("TCP6", "inuse")).unwrap_or(0);
+    let size = f64::from(range.1 - range.0) + 1.0;
+    ((inuse + inuse6 + tw) as f64) < ratio * size
+}
+
 fn sockets(host: &Host, states_mask: u32) -> Result<SocketDump, String> {
+    if states_mask == 0 {
+        return Ok(SocketDump {
+            states_mask,
+            sockets: Vec::new(),
+        });
+    }
     if host.is_live() {
         return netlink::dump_tcp(states_mask)
             .map(|sockets| SocketDump {

@@ -50,6 +50,7 @@ pub static PORT_EXHAUSTION: super::Check = super::Check {
             SOCKSTAT, NETSTAT, SNMP, PORT_RANGE, RESERVED, TW_REUSE, MAX_TW,
         ]);
         n.socket_states = port_holding_states();
+        n.lazy_port_states = Some((port_holding_states(), 0.6));
         n
     },
     run: port_exhaustion,
@@ -123,6 +124,12 @@ fn port_exhaustion(ctx: &Ctx) -> Outcome<crate::diagnose::model::Finding> {
     // Ephemeral ports in use per (local address, destination), from the socket dump.
     let mut busiest: Option<(String, usize)> = None;
     match &ctx.last.sockets {
+        Some(Ok(dump)) if dump.states_mask & port_holding_states() != port_holding_states() => {
+            f.notes.push(format!(
+                "per-destination use not dumped: sockstat counts fewer TCP sockets than {}% of the range, so no destination can reach it",
+                cfg.warn_pct
+            ));
+        }
         Some(Ok(dump)) => {
             let mut per_dst: BTreeMap<(std::net::IpAddr, SocketAddr), BTreeSet<u16>> =
                 BTreeMap::new();
@@ -261,6 +268,7 @@ pub static LISTEN_OVERFLOW: super::Check = super::Check {
     needs: || {
         let mut n = needs(&[NETSTAT, SOMAXCONN]);
         n.socket_states = state::mask(&[state::LISTEN]);
+        n.socket_states_always = n.socket_states;
         n
     },
     run: listen_overflow,

@@ -128,6 +128,7 @@ pub static SOCKET_LEAK: super::Check = super::Check {
         n.proc_status = true;
         n.proc_fds = true;
         n.socket_states = state::mask(&[state::CLOSE_WAIT]);
+        n.socket_states_always = n.socket_states;
         n
     },
     run: socket_leak,
