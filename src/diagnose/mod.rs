@@ -89,8 +89,24 @@ fn check_interval(secs: f64) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// What `snapshot` captures: everything every check reads, with the full socket dump.
+pub fn snapshot_needs() -> Needs {
+    let mut needs = needs_of(&checks::all());
+    needs.lazy_port_states = None;
+    needs
+}
+
+/// Reads the samples of a snapshot archive (or its unpacked directory).
+pub fn load_capture(
+    from: &Path,
+    needs: &Needs,
+    focus: &Focus,
+) -> anyhow::Result<(Option<Sample>, Sample)> {
+    Capture::open(from)?.samples(needs, focus)
+}
+
 /// One sample, or two `interval` apart.
-fn take_samples(
+pub fn take_samples(
     host: &Host,
     needs: &Needs,
     focus: &Focus,
@@ -313,8 +329,7 @@ pub fn snapshot(global: &Global, args: &SnapshotArgs) -> anyhow::Result<u8> {
         Some(root) => Host::with_root(root),
         None => Host::live(),
     };
-    let mut needs = needs_of(&checks::all());
-    needs.lazy_port_states = None;
+    let needs = snapshot_needs();
     let focus = Focus::default();
     let (first, last) = take_samples(&host, &needs, &focus, interval);
     let mut samples: Vec<&Sample> = Vec::new();

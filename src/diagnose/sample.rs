@@ -181,7 +181,8 @@ pub fn collect(host: &Host, needs: &Needs, focus: &Focus, start: Instant) -> Sam
         .iter()
         .map(|d| (d.to_string(), host.list_dir(d).map_err(|e| e.to_string())))
         .collect();
-    let procs = (needs.proc_status || needs.proc_fds).then(|| collect_procs(host, needs, focus));
+    let procs =
+        (needs.proc_status || needs.proc_fds).then(|| collect_procs(host, needs, focus, &errors));
     let sockets = (needs.socket_states != 0).then(|| {
         let mut mask = needs.socket_states;
         if let Some((lazy, ratio)) = needs.lazy_port_states
@@ -275,7 +276,12 @@ fn sockets(host: &Host, states_mask: u32) -> Result<SocketDump, String> {
     }
 }
 
-fn collect_procs(host: &Host, needs: &Needs, focus: &Focus) -> Procs {
+fn collect_procs(
+    host: &Host,
+    needs: &Needs,
+    focus: &Focus,
+    errors: &BTreeMap<String, String>,
+) -> Procs {
     let mut procs = Procs::default();
     let names = match host.list_dir("/proc") {
         Ok(n) => n,
@@ -284,7 +290,7 @@ fn collect_procs(host: &Host, needs: &Needs, focus: &Focus) -> Procs {
     let mut pids: Vec<u32> = names.iter().filter_map(|n| n.parse().ok()).collect();
     pids.sort_unstable();
     for pid in pids {
-        let status = read(host, &format!("/proc/{pid}/status"), &BTreeMap::new());
+        let status = read(host, &format!("/proc/{pid}/status"), errors);
         let name = match &status {
             Data::Bytes(b) => crate::parse::parse_status(b).ok().map(|s| s.name),
             Data::Missing => continue, // exited meanwhile
@@ -300,8 +306,11 @@ fn collect_procs(host: &Host, needs: &Needs, focus: &Focus) -> Procs {
             fds: None,
         };
         if needs.proc_fds && focus.matches(pid, name.as_deref()) {
-            p.limits = Some(read(host, &format!("/proc/{pid}/limits"), &BTreeMap::new()));
-            let fds = read_fds(host, pid);
+            p.limits = Some(read(host, &format!("/proc/{pid}/limits"), errors));
+            let fds = match errors.get(&format!("/proc/{pid}/fd")) {
+                Some(e) => Err(e.clone()),
+                None => read_fds(host, pid),
+            };
             if fds.is_err() {
                 procs.unreadable += 1;
             }
@@ -321,7 +330,7 @@ fn read_fds(host: &Host, pid: u32) -> Result<Vec<(String, String)>, String> {
         let target = host
             .read_link(format!("{dir}/{fd}"))
             .map(|t| t.to_string_lossy().into_owned())
-            .unwrap_or_default();
+            .unwrap_or_else(|_| "?".to_string());
         out.push((fd, target));
     }
     Ok(out)
@@ -401,14 +410,24 @@ impl Sample {
                     }
                     Data::Missing => {}
                 }
-                if let Some(Data::Bytes(b)) = &p.limits {
-                    add_file(tar, &format!("{base}/limits"), b)?;
-                }
-                if let Some(Ok(fds)) = &p.fds {
-                    add_dir(tar, &format!("{base}/fd"))?;
-                    for (fd, target) in fds {
-                        add_link(tar, &format!("{base}/fd/{fd}"), target)?;
+                match &p.limits {
+                    Some(Data::Bytes(b)) => add_file(tar, &format!("{base}/limits"), b)?,
+                    Some(Data::Error(e)) => {
+                        errors.insert(format!("/proc/{}/limits", p.pid), e.clone());
                     }
+                    _ => {}
+                }
+                match &p.fds {
+                    Some(Ok(fds)) => {
+                        add_dir(tar, &format!("{base}/fd"))?;
+                        for (fd, target) in fds {
+                            add_link(tar, &format!("{base}/fd/{fd}"), target)?;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        errors.insert(format!("/proc/{}/fd", p.pid), e.clone());
+                    }
+                    None => {}
                 }
             }
         }
@@ -460,6 +479,7 @@ fn add_link<W: std::io::Write>(
     target: &str,
 ) -> std::io::Result<()> {
     let mut h = header(tar::EntryType::Symlink, 0, 0o777);
+    // An unreadable link target (EACCES) is stored as "?": the fd still counts.
     let target = if target.is_empty() { "?" } else { target };
     tar.append_link(&mut h, path.trim_start_matches('/'), target)
 }
