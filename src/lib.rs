@@ -20,6 +20,8 @@ pub mod host;
 pub mod journal;
 pub mod logging;
 pub mod net;
+pub mod netlink;
+pub mod parse;
 pub mod persist;
 pub mod plan;
 pub mod profile;

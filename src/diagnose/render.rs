@@ -1,0 +1,248 @@
+//! Renderers: a report in, text out. Nothing here reads the machine.
+
+use std::fmt::Write as _;
+
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+
+use super::model::{Finding, Observed, Report, Status, Unit};
+
+/// Findings worst first (crit, error, warn, skip, pass), stable within a status.
+pub fn sorted(findings: &[Finding]) -> Vec<&Finding> {
+    let mut v: Vec<&Finding> = findings.iter().collect();
+    v.sort_by_key(|f| std::cmp::Reverse(f.status.rank()));
+    v
+}
+
+fn status_colour(s: Status) -> Color {
+    match s {
+        Status::Crit | Status::Error => Color::Red,
+        Status::Warn => Color::Yellow,
+        Status::Skip => Color::DarkGrey,
+        Status::Pass => Color::Green,
+    }
+}
+
+pub fn format_value(value: f64, unit: Unit) -> String {
+    match unit {
+        Unit::Ratio => format!("{:.1}%", value * 100.0),
+        Unit::PerSecond => format!("{value:.2}/s"),
+        Unit::Count => {
+            if value.fract() == 0.0 {
+                format!("{value:.0}")
+            } else {
+                format!("{value:.2}")
+            }
+        }
+        Unit::Bytes => format!("{value:.0} B"),
+        Unit::Seconds => format!("{value:.3} s"),
+    }
+}
+
+fn observed_line(o: &Observed) -> String {
+    let mut s = o.name.clone();
+    if !o.labels.is_empty() {
+        let l: Vec<String> = o.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = write!(s, "{{{}}}", l.join(","));
+    }
+    let _ = write!(s, " = {}", format_value(o.value, o.unit));
+    let op = if o.lower_is_worse { "<=" } else { ">=" };
+    match (o.warn, o.crit) {
+        (Some(w), Some(c)) => {
+            let _ = write!(
+                s,
+                " (warn {op} {}, crit {op} {})",
+                format_value(w, o.unit),
+                format_value(c, o.unit)
+            );
+        }
+        (Some(w), None) => {
+            let _ = write!(s, " (warn {op} {})", format_value(w, o.unit));
+        }
+        _ => {}
+    }
+    s
+}
+
+/// The default human output: one table, grouped worst first, then details for every finding
+/// that is not a pass.
+pub fn table(report: &Report, colour: bool) -> String {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(120);
+    if colour {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
+    }
+    t.set_header(vec!["STATUS", "CHECK", "SUMMARY"]);
+    let findings = sorted(&report.findings);
+    for f in &findings {
+        let mut status = Cell::new(f.status.as_str().to_uppercase());
+        if colour {
+            status = status.fg(status_colour(f.status));
+        }
+        t.add_row(vec![status, Cell::new(f.id), Cell::new(&f.summary)]);
+    }
+    let mut out = t.to_string();
+    out.push('\n');
+    if report.interval_secs > 0.0 {
+        let _ = writeln!(
+            out,
+            "interval: {:.2} s; source: {}",
+            report.interval_secs, report.source
+        );
+    } else {
+        let _ = writeln!(out, "one sample (--interval 0); source: {}", report.source);
+    }
+    for f in findings
+        .iter()
+        .filter(|f| matches!(f.status, Status::Crit | Status::Warn | Status::Error))
+    {
+        let _ = writeln!(
+            out,
+            "\n[{}] {}: {}",
+            f.status.as_str().to_uppercase(),
+            f.id,
+            f.summary
+        );
+        let _ = writeln!(out, "  fault line:  {}", f.fault_line);
+        for o in &f.observed {
+            let mark = match o.judge() {
+                Status::Pass => " ",
+                _ => "!",
+            };
+            let _ = writeln!(out, "  {mark} {}", observed_line(o));
+        }
+        for n in &f.notes {
+            let _ = writeln!(out, "  note:        {n}");
+        }
+        let _ = writeln!(out, "  confirm:     {}", f.confirm);
+        let _ = writeln!(out, "  log:         {}", f.log);
+        let _ = writeln!(out, "  remediation: {}", f.remediation);
+    }
+    out
+}
+
+pub fn json(report: &Report) -> String {
+    let mut s =
+        serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+pub fn yaml(report: &Report) -> anyhow::Result<String> {
+    Ok(yaml_serde::to_string(report)?)
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn metric_name(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn labels(pairs: &[(&str, &str)]) -> String {
+    let l: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}=\"{}\"", metric_name(k), escape(v)))
+        .collect();
+    format!("{{{}}}", l.join(","))
+}
+
+fn number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Prometheus text exposition format for node_exporter's textfile collector: `hostperf_`
+/// prefix, base units (ratios, seconds, bytes), counters end in `_total`.
+pub fn prometheus(report: &Report) -> String {
+    use std::collections::BTreeMap;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP hostperf_check_status Status of each diagnose check: 1 for its current status, 0 for the others.\n# TYPE hostperf_check_status gauge"
+    );
+    for f in &report.findings {
+        for s in Status::ALL {
+            let v = if f.status == s { 1 } else { 0 };
+            let _ = writeln!(
+                out,
+                "hostperf_check_status{} {v}",
+                labels(&[("check", f.id), ("status", s.as_str())])
+            );
+        }
+    }
+    // Observed values, grouped by metric name (one TYPE line per name).
+    let mut gauges: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in &report.findings {
+        for o in &f.observed {
+            let name = format!("hostperf_{}", metric_name(&o.name));
+            let mut pairs: Vec<(&str, &str)> = vec![("check", f.id)];
+            for (k, v) in &o.labels {
+                pairs.push((k, v));
+            }
+            gauges
+                .entry(name)
+                .or_default()
+                .push(format!("{} {}", labels(&pairs), number(o.value)));
+        }
+    }
+    for (name, lines) in &gauges {
+        let _ = writeln!(
+            out,
+            "# HELP {name} Measured by hostperf diagnose.\n# TYPE {name} gauge"
+        );
+        for l in lines {
+            let _ = writeln!(out, "{name}{l}");
+        }
+    }
+    // Raw kernel counters seen as evidence, once each.
+    let mut counters: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for f in &report.findings {
+        for e in f.evidence.iter().filter(|e| e.counter) {
+            counters.insert((e.source.clone(), e.field.clone()), e.value);
+        }
+    }
+    if !counters.is_empty() {
+        let _ = writeln!(
+            out,
+            "# HELP hostperf_kernel_counter_total Kernel counters read by hostperf diagnose (last sample).\n# TYPE hostperf_kernel_counter_total counter"
+        );
+        for ((source, field), v) in &counters {
+            let _ = writeln!(
+                out,
+                "hostperf_kernel_counter_total{} {}",
+                labels(&[("source", source), ("field", field)]),
+                number(*v)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hostperf_diagnose_interval_seconds Seconds between the two samples (0: one sample).\n# TYPE hostperf_diagnose_interval_seconds gauge\nhostperf_diagnose_interval_seconds {}",
+        number(report.interval_secs)
+    );
+    out
+}

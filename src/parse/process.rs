@@ -1,0 +1,131 @@
+//! /proc/sys/fs/file-nr, /proc/PID/status, /proc/PID/limits.
+
+use super::{ParseError, Result, number, text};
+
+/// /proc/sys/fs/file-nr: allocated file handles, free allocated handles (0 since 2.6), maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileNr {
+    pub allocated: u64,
+    pub unused: u64,
+    pub max: u64,
+}
+
+pub fn parse_file_nr(bytes: &[u8]) -> Result<FileNr> {
+    let f: Vec<&str> = text(bytes)?.split_whitespace().collect();
+    if f.len() != 3 {
+        return Err(ParseError::new(
+            1,
+            format!("{} fields, expected 3", f.len()),
+        ));
+    }
+    Ok(FileNr {
+        allocated: number(1, f[0])?,
+        unused: number(1, f[1])?,
+        max: number(1, f[2])?,
+    })
+}
+
+/// The /proc/PID/status fields diagnose uses; memory sizes in kB. Kernel threads have no Vm*.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcStatus {
+    pub name: String,
+    pub vm_rss_kb: Option<u64>,
+    pub vm_data_kb: Option<u64>,
+    pub vm_swap_kb: Option<u64>,
+}
+
+pub fn parse_status(bytes: &[u8]) -> Result<ProcStatus> {
+    let mut out = ProcStatus::default();
+    let mut named = false;
+    for (i, line) in text(bytes)?.lines().enumerate() {
+        let n = i + 1;
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let kb = || -> Result<u64> {
+            let v = value.trim().trim_end_matches("kB").trim();
+            number(n, v)
+        };
+        match key {
+            "Name" => {
+                out.name = value.trim().to_string();
+                named = true;
+            }
+            "VmRSS" => out.vm_rss_kb = Some(kb()?),
+            "VmData" => out.vm_data_kb = Some(kb()?),
+            "VmSwap" => out.vm_swap_kb = Some(kb()?),
+            _ => {}
+        }
+    }
+    if !named {
+        return Err(ParseError::new(0, "no Name: line"));
+    }
+    Ok(out)
+}
+
+/// The `Max open files` row of /proc/PID/limits; `None` means unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub nofile_soft: Option<u64>,
+    pub nofile_hard: Option<u64>,
+}
+
+pub fn parse_limits(bytes: &[u8]) -> Result<Limits> {
+    for (i, line) in text(bytes)?.lines().enumerate() {
+        if let Some(rest) = line.strip_prefix("Max open files") {
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            if f.len() < 2 {
+                return Err(ParseError::new(i + 1, "expected soft and hard limits"));
+            }
+            let lim = |s: &str| -> Result<Option<u64>> {
+                if s == "unlimited" {
+                    Ok(None)
+                } else {
+                    number(i + 1, s).map(Some)
+                }
+            };
+            return Ok(Limits {
+                nofile_soft: lim(f[0])?,
+                nofile_hard: lim(f[1])?,
+            });
+        }
+    }
+    Err(ParseError::new(0, "no `Max open files` line"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_nr() {
+        let f = parse_file_nr(b"341\t0\t2466170\n").unwrap();
+        assert_eq!(f.allocated, 341);
+        assert_eq!(f.max, 2466170);
+        assert!(parse_file_nr(b"1 2\n").is_err());
+    }
+
+    #[test]
+    fn status() {
+        let s = parse_status(b"Name:\tmy app\nVmData:\t  1024 kB\nVmRSS:\t 2048 kB\n").unwrap();
+        assert_eq!(s.name, "my app");
+        assert_eq!(s.vm_data_kb, Some(1024));
+        assert_eq!(s.vm_rss_kb, Some(2048));
+        assert_eq!(s.vm_swap_kb, None);
+        assert!(parse_status(b"VmRSS: x kB\nName: a\n").is_err());
+        assert!(parse_status(b"").is_err());
+    }
+
+    #[test]
+    fn limits() {
+        let l = parse_limits(
+            b"Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1024                 524288               files     \n",
+        )
+        .unwrap();
+        assert_eq!(l.nofile_soft, Some(1024));
+        assert_eq!(l.nofile_hard, Some(524288));
+        let u = parse_limits(b"Max open files unlimited unlimited files\n").unwrap();
+        assert_eq!(u.nofile_soft, None);
+        assert!(parse_limits(b"Max cpu time 1 2\n").is_err());
+    }
+}

@@ -1,0 +1,77 @@
+//! A capture made by `snapshot` gives the same findings through `diagnose --from`.
+
+use std::process::Command;
+use std::time::Duration;
+
+use hostperf::diagnose::{self, Manifest, checks, config::Config, sample::Focus};
+use hostperf::host::Host;
+
+const BIN: &str = env!("CARGO_BIN_EXE_hostperf");
+
+#[test]
+fn archive_round_trip_gives_the_same_findings() {
+    let needs = diagnose::snapshot_needs();
+    let focus = Focus::default();
+    let (first, last) =
+        diagnose::take_samples(&Host::live(), &needs, &focus, Duration::from_millis(300));
+    let first = first.expect("two samples");
+    let all = checks::all();
+    let cfg = Config::default();
+    let live = diagnose::evaluate(&all, Some(&first), &last, &cfg, &focus, "live".into());
+
+    let manifest = Manifest {
+        schema_version: 1,
+        kind: "hostperf-snapshot".into(),
+        hostperf_version: "test".into(),
+        interval_secs: last.secs - first.secs,
+        samples: vec!["sample0".into(), "sample1".into()],
+        kernel: None,
+        hostname: None,
+        created_unix: None,
+    };
+    let bytes = diagnose::write_archive(&manifest, &[&first, &last]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snap.tar.gz");
+    std::fs::write(&path, bytes).unwrap();
+    let (f2, l2) = diagnose::load_capture(&path, &needs, &focus).unwrap();
+    let f2 = f2.expect("two samples in the archive");
+    assert_eq!(f2.secs, first.secs);
+    assert_eq!(l2.secs, last.secs);
+    assert_eq!(l2.sockets, last.sockets);
+    let captured = diagnose::evaluate(&all, Some(&f2), &l2, &cfg, &focus, "capture".into());
+    assert_eq!(live.interval_secs, captured.interval_secs);
+    for (a, b) in live.findings.iter().zip(&captured.findings) {
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn snapshot_then_diagnose_from_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ticket-123.tar.gz");
+    let out = Command::new(BIN)
+        .args(["snapshot", "--interval", "0.3"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = || {
+        let out = Command::new(BIN)
+            .args(["diagnose", "--format", "json", "--from"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let a = run();
+    let b = run();
+    assert_eq!(a, b, "a capture always gives the same findings");
+    assert_eq!(a["findings"].as_array().unwrap().len(), 12);
+    assert!(a["interval_secs"].as_f64().unwrap() >= 0.3);
+}
