@@ -249,9 +249,16 @@ fn check(g: &Global, args: &CheckArgs) -> anyhow::Result<u8> {
     let plan = Plan::build(&host, &profile, &targets(&args.targets), Purpose::Check)?;
     let report = CheckReport::from_plan(&plan, host.root());
     for (format, path) in &args.outputs {
-        report::write_file(path, &report::check::render(&report, *format))?;
+        report::write_file(
+            path,
+            &report::check::render(&report, *format, report::Style::FILE),
+        )?;
     }
-    report::print(&report::check::render(&report, args.format))?;
+    report::print(&report::check::render(
+        &report,
+        args.format,
+        report::Style::stdout(),
+    ))?;
     Ok(report.exit_code())
 }
 

@@ -631,7 +631,7 @@ fn prometheus_file_is_written_atomically_and_well_formed() {
         .map(|s| s.as_str())
         .collect();
     assert_eq!(names.len(), 2, "no temp files left: {names:?}");
-    assert!(text.contains("hostperf_check_status{check=\"port-exhaustion\",status=\"pass\"} 1"));
+    assert!(text.contains("hostperf_diagnose_status{check=\"port-exhaustion\",status=\"pass\"} 1"));
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         assert!(line.starts_with("hostperf_"), "{line}");
         let value = line.rsplit(' ').next().unwrap();

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::{DiagnoseArgs, DiagnoseFormat, FailOn, Global, SnapshotArgs};
 use crate::exit::{self, UsageError};
 use crate::host::Host;
+use crate::report::Style;
 use checks::{Check, Ctx};
 use model::{Report, SCHEMA_VERSION, Status};
 use sample::{Focus, Needs, Sample};
@@ -166,41 +167,13 @@ pub fn exit_code(report: &Report, fail_on: FailOn) -> u8 {
     }
 }
 
-pub fn render(report: &Report, format: DiagnoseFormat, colour: bool) -> anyhow::Result<String> {
+pub fn render(report: &Report, format: DiagnoseFormat, style: Style) -> anyhow::Result<String> {
     Ok(match format {
-        DiagnoseFormat::Table => render::table(report, colour),
-        DiagnoseFormat::Json => render::json(report),
+        DiagnoseFormat::Table => render::table(report, style),
+        DiagnoseFormat::Json => crate::report::json(report),
         DiagnoseFormat::Yaml => render::yaml(report)?,
         DiagnoseFormat::Prometheus => render::prometheus(report),
     })
-}
-
-/// Writes `bytes` to a temporary file in the same directory, then renames it over `path`, so
-/// a reader (node_exporter's textfile collector) never sees a partial file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .with_context(|| format!("{}: not a file path", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp.{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(anyhow::Error::new(e).context(format!("write {}", path.display())));
-    }
-    Ok(())
 }
 
 pub fn run(global: &Global, args: &DiagnoseArgs) -> anyhow::Result<u8> {
@@ -232,10 +205,9 @@ pub fn run(global: &Global, args: &DiagnoseArgs) -> anyhow::Result<u8> {
     };
     let report = evaluate(&selected, first.as_ref(), &last, &cfg, &focus, source);
     for (format, path) in &args.outputs {
-        write_atomic(path, render(&report, *format, false)?.as_bytes())?;
+        crate::report::write_file(path, &render(&report, *format, Style::FILE)?)?;
     }
-    let colour = crate::logging::colour_allowed(&std::io::stdout());
-    let text = render(&report, args.format, colour)?;
+    let text = render(&report, args.format, Style::stdout())?;
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
@@ -352,7 +324,8 @@ pub fn snapshot(global: &Global, args: &SnapshotArgs) -> anyhow::Result<u8> {
             .map(|d| d.as_secs()),
     };
     let bytes = write_archive(&manifest, &samples)?;
-    write_atomic(&args.file, &bytes)?;
+    crate::host::write_durably(&args.file, &bytes)
+        .with_context(|| format!("cannot write {}", args.file.display()))?;
     eprintln!(
         "hostperf: wrote {} ({} samples, {:.2} s apart)",
         args.file.display(),

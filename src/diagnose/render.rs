@@ -2,7 +2,9 @@
 
 use std::fmt::Write as _;
 
-use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+use comfy_table::{Cell, Color};
+
+use crate::report::{Style, prom_label};
 
 use super::model::{Finding, Observed, Report, Status, Unit};
 
@@ -65,27 +67,14 @@ fn observed_line(o: &Observed) -> String {
 
 /// The default human output: one table, grouped worst first, then details for every finding
 /// that is not a pass.
-pub fn table(report: &Report, colour: bool) -> String {
-    let mut t = Table::new();
-    t.load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(120);
-    if colour {
-        t.enforce_styling();
-    } else {
-        t.force_no_tty();
-    }
-    t.set_header(vec!["STATUS", "CHECK", "SUMMARY"]);
+pub fn table(report: &Report, style: Style) -> String {
+    let mut t = style.table(&["STATUS", "CHECK", "SUMMARY"]);
     let findings = sorted(&report.findings);
     for f in &findings {
-        let mut status = Cell::new(f.status.as_str().to_uppercase());
-        if colour {
-            status = status.fg(status_colour(f.status));
-        }
+        let status = style.coloured(&f.status.as_str().to_uppercase(), status_colour(f.status));
         t.add_row(vec![status, Cell::new(f.id), Cell::new(&f.summary)]);
     }
-    let mut out = t.to_string();
-    out.push('\n');
+    let mut out = crate::report::render(&t);
     if report.interval_secs > 0.0 {
         let _ = writeln!(
             out,
@@ -124,21 +113,8 @@ pub fn table(report: &Report, colour: bool) -> String {
     out
 }
 
-pub fn json(report: &Report) -> String {
-    let mut s =
-        serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
-    s.push('\n');
-    s
-}
-
 pub fn yaml(report: &Report) -> anyhow::Result<String> {
     Ok(yaml_serde::to_string(report)?)
-}
-
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 fn metric_name(s: &str) -> String {
@@ -156,7 +132,7 @@ fn metric_name(s: &str) -> String {
 fn labels(pairs: &[(&str, &str)]) -> String {
     let l: Vec<String> = pairs
         .iter()
-        .map(|(k, v)| format!("{}=\"{}\"", metric_name(k), escape(v)))
+        .map(|(k, v)| format!("{}=\"{}\"", metric_name(k), prom_label(v)))
         .collect();
     format!("{{{}}}", l.join(","))
 }
@@ -182,14 +158,14 @@ pub fn prometheus(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# HELP hostperf_check_status Status of each diagnose check: 1 for its current status, 0 for the others.\n# TYPE hostperf_check_status gauge"
+        "# HELP hostperf_diagnose_status Status of each diagnose check: 1 for its current status, 0 for the others.\n# TYPE hostperf_diagnose_status gauge"
     );
     for f in &report.findings {
         for s in Status::ALL {
             let v = if f.status == s { 1 } else { 0 };
             let _ = writeln!(
                 out,
-                "hostperf_check_status{} {v}",
+                "hostperf_diagnose_status{} {v}",
                 labels(&[("check", f.id), ("status", s.as_str())])
             );
         }

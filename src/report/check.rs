@@ -7,19 +7,19 @@ use comfy_table::Color;
 use crate::check::{CheckReport, Status};
 use crate::cli::CheckFormat;
 
-use super::{coloured, json, prom_label, table, xml_escape};
+use super::{Style, json, prom_label, xml_escape};
 
-pub fn render(report: &CheckReport, format: CheckFormat) -> String {
+pub fn render(report: &CheckReport, format: CheckFormat, style: Style) -> String {
     match format {
-        CheckFormat::Table => render_table(report),
+        CheckFormat::Table => render_table(report, style),
         CheckFormat::Json => json(report),
         CheckFormat::Junit => junit(report),
         CheckFormat::Prometheus => prometheus(report),
     }
 }
 
-fn render_table(report: &CheckReport) -> String {
-    let mut t = table(&["STATUS", "KIND", "SETTING", "CURRENT", "EXPECTED", "DETAIL"]);
+fn render_table(report: &CheckReport, style: Style) -> String {
+    let mut t = style.table(&["STATUS", "KIND", "SETTING", "CURRENT", "EXPECTED", "DETAIL"]);
     let mut rows: Vec<_> = report.results.iter().collect();
     // Worst first, so drift is on screen without scrolling.
     rows.sort_by_key(|r| match r.status {
@@ -36,7 +36,7 @@ fn render_table(report: &CheckReport) -> String {
             Status::Skip => Color::Yellow,
         };
         t.add_row(vec![
-            coloured(r.status.label(), colour),
+            style.coloured(r.status.label(), colour),
             r.kind.into(),
             r.setting.as_str().into(),
             r.current.as_deref().unwrap_or("-").into(),

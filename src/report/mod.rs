@@ -8,18 +8,60 @@ use std::path::Path;
 
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 
-/// A table for stdout: boxed and wrapped on a terminal, plain aligned columns in a pipe.
-pub fn table(header: &[&str]) -> Table {
-    let mut table = Table::new();
-    if io::stdout().is_terminal() {
-        table
-            .load_style(presets::UTF8_HORIZONTAL_ONLY)
-            .set_content_arrangement(ContentArrangement::Dynamic);
-    } else {
-        table.load_style(presets::NOTHING).force_no_tty();
+/// How text output will be seen: on a terminal (boxed, wrapped, maybe coloured) or in a
+/// pipe or file (plain aligned columns, no escape codes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Style {
+    pub terminal: bool,
+    pub colour: bool,
+}
+
+impl Style {
+    /// For a report file.
+    pub const FILE: Style = Style {
+        terminal: false,
+        colour: false,
+    };
+
+    /// For standard output as it is now.
+    pub fn stdout() -> Self {
+        Style {
+            terminal: io::stdout().is_terminal(),
+            colour: crate::logging::colour_allowed(&io::stdout()),
+        }
     }
-    table.set_header(header.to_vec());
-    table
+
+    pub fn table(self, header: &[&str]) -> Table {
+        let mut table = Table::new();
+        if self.terminal {
+            table
+                .load_style(presets::UTF8_HORIZONTAL_ONLY)
+                .set_content_arrangement(ContentArrangement::Dynamic);
+        } else {
+            table.load_style(presets::NOTHING).force_no_tty();
+        }
+        if self.colour {
+            table.enforce_styling();
+        }
+        table.set_header(header.to_vec());
+        table
+    }
+
+    /// A cell in `colour` when this style has colour.
+    pub fn coloured(self, text: &str, colour: Color) -> Cell {
+        let cell = Cell::new(text);
+        if self.colour { cell.fg(colour) } else { cell }
+    }
+}
+
+/// A table for standard output.
+pub fn table(header: &[&str]) -> Table {
+    Style::stdout().table(header)
+}
+
+/// A cell coloured when colour is allowed on standard output.
+pub fn coloured(text: &str, colour: Color) -> Cell {
+    Style::stdout().coloured(text, colour)
 }
 
 /// The table as text, without the padding comfy-table leaves at line ends.
@@ -30,16 +72,6 @@ pub fn render(table: &Table) -> String {
         out.push('\n');
     }
     out
-}
-
-/// A cell coloured when colour is allowed on stdout.
-pub fn coloured(text: &str, colour: Color) -> Cell {
-    let cell = Cell::new(text);
-    if crate::logging::colour_allowed(&io::stdout()) {
-        cell.fg(colour)
-    } else {
-        cell
-    }
 }
 
 /// Writes `text` to standard output.
