@@ -294,24 +294,17 @@ fn ulimit_items(
 
 /// The processes named by --pid and --process, as (pid, comm).
 pub fn resolve_targets(host: &Host, targets: &Targets) -> anyhow::Result<Vec<(u32, String)>> {
-    let comm_of = |pid: u32| {
-        host.read_string(format!("/proc/{pid}/comm"))
-            .ok()
-            .map(|c| c.trim().to_string())
-    };
     let mut found = Vec::new();
     for &pid in &targets.pids {
-        let comm = comm_of(pid)
+        let comm = host
+            .comm(pid)
             .ok_or_else(|| crate::exit::UsageError::new(format!("--pid {pid}: no such process")))?;
         found.push((pid, comm));
     }
     if !targets.names.is_empty() {
         let mut matched = vec![false; targets.names.len()];
-        for entry in host.list_dir("/proc")? {
-            let Ok(pid) = entry.parse::<u32>() else {
-                continue;
-            };
-            let Some(comm) = comm_of(pid) else { continue };
+        for pid in host.pids()? {
+            let Some(comm) = host.comm(pid) else { continue };
             if let Some(i) = targets.names.iter().position(|n| *n == comm) {
                 matched[i] = true;
                 if !found.iter().any(|(p, _)| *p == pid) {

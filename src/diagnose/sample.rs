@@ -283,12 +283,9 @@ fn collect_procs(
     errors: &BTreeMap<String, String>,
 ) -> Procs {
     let mut procs = Procs::default();
-    let names = match host.list_dir("/proc") {
-        Ok(n) => n,
-        Err(_) => return procs,
+    let Ok(pids) = host.pids() else {
+        return procs;
     };
-    let mut pids: Vec<u32> = names.iter().filter_map(|n| n.parse().ok()).collect();
-    pids.sort_unstable();
     for pid in pids {
         let status = read(host, &format!("/proc/{pid}/status"), errors);
         let name = match &status {

@@ -174,6 +174,24 @@ impl Host {
         Ok(names)
     }
 
+    /// The pids in /proc, ascending.
+    pub fn pids(&self) -> Result<Vec<u32>, HostError> {
+        let mut pids: Vec<u32> = self
+            .list_dir("/proc")?
+            .iter()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        pids.sort_unstable();
+        Ok(pids)
+    }
+
+    /// A process's name (/proc/PID/comm); `None` once it has exited or when unreadable.
+    pub fn comm(&self, pid: u32) -> Option<String> {
+        self.read_string(format!("/proc/{pid}/comm"))
+            .ok()
+            .map(|c| c.trim_end().to_string())
+    }
+
     pub fn read_link(&self, abs: impl AsRef<Path>) -> Result<PathBuf, HostError> {
         let abs = abs.as_ref();
         fs::read_link(self.path(abs)).map_err(|e| HostError::new("readlink", abs, e))

@@ -243,16 +243,10 @@ pub fn interrupt_names(host: &Host) -> Vec<(u32, String)> {
 
 /// Is an irqbalance daemon running? It rewrites IRQ affinity every few seconds.
 pub fn irqbalance_running(host: &Host) -> bool {
-    host.list_dir("/proc")
+    host.pids()
         .unwrap_or_default()
-        .iter()
-        .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        .any(|pid| {
-            host.read_optional(format!("/proc/{pid}/comm"))
-                .ok()
-                .flatten()
-                .is_some_and(|c| String::from_utf8_lossy(&c).trim() == "irqbalance")
-        })
+        .into_iter()
+        .any(|pid| host.comm(pid).is_some_and(|c| c == "irqbalance"))
 }
 
 /// Shell-style matching of `*`, `?` and `[...]` (with ranges and `!` negation).
