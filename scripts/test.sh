@@ -17,4 +17,15 @@ if ((${#missing[@]})); then
         echo "note: missing ${missing[*]}; some tests will skip" >&2
     fi
 fi
-cargo test --all-targets --locked "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --all-targets --locked "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for every test binary together. A test that skipped (printed
+# "SKIP name: why") passed in cargo's count; it is counted as skipped here.
+grep '^SKIP ' "$log" || true
+awk '/^test result:/ { p += $4; f += $6; i += $8 } /^SKIP / { s += 1 }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p - s, f, i + s }' "$log"
+exit "$status"

@@ -269,8 +269,9 @@ fn show_and_profiles_speak_json() {
 #[test]
 fn a_non_root_user_gets_a_message_not_a_trace() {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!(
-            "SKIP a_non_root_user_gets_a_message_not_a_trace: needs root to switch to nobody"
+        skip(
+            "a_non_root_user_gets_a_message_not_a_trace",
+            "needs root to switch to nobody",
         );
         return;
     }
@@ -291,7 +292,10 @@ fn a_non_root_user_gets_a_message_not_a_trace() {
         .env("HOSTPERF_PROFILE_DIR", "/nonexistent")
         .output();
     let Ok(out) = out else {
-        eprintln!("SKIP a_non_root_user_gets_a_message_not_a_trace: setpriv (util-linux) missing");
+        skip(
+            "a_non_root_user_gets_a_message_not_a_trace",
+            "setpriv (util-linux) missing",
+        );
         return;
     };
     let err = stderr(&out);
@@ -314,7 +318,7 @@ fn docs_profiles_md_is_current() {
         .arg(bin())
         .output();
     let Ok(out) = out else {
-        eprintln!("SKIP docs_profiles_md_is_current: python3 is not installed");
+        skip("docs_profiles_md_is_current", "python3 is not installed");
         return;
     };
     assert!(out.status.success(), "{}", stderr(&out));

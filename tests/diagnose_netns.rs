@@ -4,6 +4,8 @@
 //! that the namespace is not the one the test started in. Without the right to create a
 //! namespace (not root, no unshare, no ip) each test prints why it skipped and passes.
 
+mod common;
+
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
@@ -54,7 +56,7 @@ fn in_namespace(name: &str) -> bool {
     let flags = match unshare_flags() {
         Ok(f) => f,
         Err(why) => {
-            eprintln!("skipped {name}: {why}");
+            common::skip(name, &why);
             return false;
         }
     };

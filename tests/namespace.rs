@@ -29,7 +29,9 @@ fn per_namespace_latency_profile(
 
 #[test]
 fn latency_profile_applies_checks_drifts_and_rolls_back_in_a_namespace() {
-    let Some(ns) = Netns::create("latency_profile_applies") else {
+    let Some(ns) =
+        Netns::create("latency_profile_applies_checks_drifts_and_rolls_back_in_a_namespace")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -91,7 +93,9 @@ fn latency_profile_applies_checks_drifts_and_rolls_back_in_a_namespace() {
 
 #[test]
 fn a_value_the_kernel_rejects_mid_profile_rolls_back_the_earlier_writes() {
-    let Some(ns) = Netns::create("kernel_rejects") else {
+    let Some(ns) =
+        Netns::create("a_value_the_kernel_rejects_mid_profile_rolls_back_the_earlier_writes")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -125,7 +129,8 @@ fn a_value_the_kernel_rejects_mid_profile_rolls_back_the_earlier_writes() {
 
 #[test]
 fn read_only_keys_in_a_namespace_block_apply_before_any_write() {
-    let Some(ns) = Netns::create("read_only_keys") else {
+    let Some(ns) = Netns::create("read_only_keys_in_a_namespace_block_apply_before_any_write")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -153,7 +158,7 @@ fn read_only_keys_in_a_namespace_block_apply_before_any_write() {
 
 #[test]
 fn two_applies_at_once_do_not_interleave() {
-    let Some(ns) = Netns::create("two_applies") else {
+    let Some(ns) = Netns::create("two_applies_at_once_do_not_interleave") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -2,6 +2,8 @@
 //! cannot exercise safely — IRQ affinity, NUMA nodes, host-only sysctls, irqbalance — plus
 //! the expand/validate errors and the knob serialization the journal relies on.
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
@@ -417,9 +419,11 @@ fn net_knobs_serialize_for_the_journal() {
 /// The probe runs in a throwaway namespace of a short-lived thread: the host is untouched.
 #[test]
 fn qdisc_probe_tells_known_from_unknown_kinds() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { geteuid() } != 0 {
-        eprintln!("skipped: probing qdiscs needs root (unshare of a network namespace)");
+    if !nix::unistd::geteuid().is_root() {
+        common::skip(
+            "qdisc_probe_tells_known_from_unknown_kinds",
+            "probing qdiscs needs root (unshare of a network namespace)",
+        );
         return;
     }
     let host = Host::live();
@@ -435,8 +439,4 @@ fn qdisc_probe_tells_known_from_unknown_kinds() {
             "{e}"
         );
     }
-}
-
-unsafe extern "C" {
-    fn geteuid() -> u32;
 }

@@ -77,6 +77,14 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// Says why a test did not run, on the real stderr: the test harness captures the print
+/// macros of passing tests, so an `eprintln!` would be invisible. `scripts/test.sh` counts
+/// these lines.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: {why}");
+}
+
 /// A network namespace made with `ip netns add`, deleted on drop. `None` (with the reason
 /// printed) where this process may not create one.
 pub struct Netns {
@@ -86,21 +94,22 @@ pub struct Netns {
 impl Netns {
     pub fn create(test: &str) -> Option<Netns> {
         if !nix::unistd::geteuid().is_root() {
-            eprintln!("SKIP {test}: needs root to create a network namespace");
+            skip(test, "needs root to create a network namespace");
             return None;
         }
-        let name = format!("hp-{}-{}", std::process::id(), test.len() + rand_suffix());
+        let name = format!(
+            "hp-{}-{}",
+            std::process::id(),
+            NAMESPACES.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
         match Command::new("ip").args(["netns", "add", &name]).output() {
             Ok(o) if o.status.success() => {}
             Ok(o) => {
-                eprintln!(
-                    "SKIP {test}: `ip netns add` failed: {}",
-                    String::from_utf8_lossy(&o.stderr)
-                );
+                skip(test, &format!("`ip netns add` failed: {}", stderr(&o)));
                 return None;
             }
             Err(e) => {
-                eprintln!("SKIP {test}: cannot run `ip` (install iproute2): {e}");
+                skip(test, &format!("cannot run `ip` (install iproute2): {e}"));
                 return None;
             }
         }
@@ -135,6 +144,7 @@ impl Netns {
         ])
     }
 
+    /// Runs a shell script inside the namespace (with its own /sys); panics on failure.
     pub fn sh(&self, script: &str) -> Output {
         let out = self.run("sh", &["-c", script]);
         assert!(out.status.success(), "{script}: {}", stderr(&out));
@@ -161,19 +171,23 @@ pub fn normalize(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn rand_suffix() -> usize {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as usize
-        % 100_000
-}
+/// Namespaces made by this test binary, for unique names.
+static NAMESPACES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// A sysctl's value in this process's (the test runner's) namespace.
 pub fn host_sysctl(key: &str) -> String {
     let path = format!("/proc/sys/{}", key.replace('.', "/"));
     normalize(&std::fs::read_to_string(path).unwrap_or_default())
+}
+
+/// Exit code, stdout and stderr, for assertion messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        stdout(out),
+        stderr(out)
+    )
 }
 
 /// Like `tree`, with whitespace normalised: on a fixture no kernel re-formats multi-field
