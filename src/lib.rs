@@ -1,7 +1,7 @@
 //! hostperf: tune Linux hosts for latency-sensitive APIs and diagnose them.
 //!
 //! Layers, each depending only on the ones above it:
-//! - `host`: the one seam to the machine (files below a root, sysctls, rlimits).
+//! - `host`: the one seam to the machine (files below a root, sysctls, rlimits, netlink).
 //! - `parse`: pure parsers over bytes of /proc files.
 //! - `profile`: the YAML profile format, includes and validation.
 //! - `tune`: the kinds of setting (sysctl, ulimit, ...) as knobs that can be read and written.
@@ -20,7 +20,6 @@ pub mod host;
 pub mod journal;
 pub mod logging;
 pub mod net;
-pub mod netlink;
 pub mod parse;
 pub mod persist;
 pub mod plan;

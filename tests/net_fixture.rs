@@ -305,6 +305,28 @@ fn nic_queue_knobs_need_a_live_host() {
     }
 }
 
+/// A netlink socket that cannot be opened (injected at the Host seam) is a knob error with the
+/// reason, for ethtool and for qdiscs alike; nothing reaches the kernel.
+#[test]
+fn an_injected_netlink_fault_is_a_knob_error() {
+    use hostperf::host::FaultPlan;
+    let faults = FaultPlan::new()
+        .fail("netlink", "/netlink/16", libc::EPERM)
+        .fail("netlink", "/netlink/0", libc::EPERM);
+    let host = Host::live().with_faults(faults);
+    let channels = NetKnob::Channels {
+        iface: "lo".into(),
+        param: "combined".into(),
+    };
+    let e = channels.read(&host).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NeedsPrivilege, "{e}");
+    assert!(e.message.contains("netlink /netlink/16"), "{e}");
+    let qdisc = NetKnob::RootQdisc { iface: "lo".into() };
+    let e = qdisc.read(&host).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NeedsPrivilege, "{e}");
+    assert!(e.message.contains("netlink /netlink/0"), "{e}");
+}
+
 #[test]
 fn selectors_pick_by_driver_glob_and_default_route() {
     let tmp = fixture();

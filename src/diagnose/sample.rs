@@ -12,7 +12,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::host::Host;
-use crate::netlink::{self, TcpSocket};
+use crate::host::netlink::inet_diag::{self, TcpSocket};
 
 /// Where the capture-only data lives inside a sample tree.
 pub const META_DIR: &str = "/.hostperf";
@@ -250,7 +250,7 @@ fn sockets(host: &Host, states_mask: u32) -> Result<SocketDump, String> {
         });
     }
     if host.is_live() {
-        return netlink::dump_tcp(states_mask)
+        return inet_diag::dump_tcp(host, states_mask)
             .map(|sockets| SocketDump {
                 states_mask,
                 sockets,
@@ -479,4 +479,25 @@ fn add_link<W: std::io::Write>(
     // An unreadable link target (EACCES) is stored as "?": the fd still counts.
     let target = if target.is_empty() { "?" } else { target };
     tar.append_link(&mut h, path.trim_start_matches('/'), target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::FaultPlan;
+    use crate::host::netlink::inet_diag::state;
+
+    #[test]
+    fn a_failed_socket_dump_is_reported_in_the_sample() {
+        let host =
+            Host::live().with_faults(FaultPlan::new().fail("netlink", "/netlink/4", libc::ENOBUFS));
+        let needs = Needs {
+            socket_states: state::mask(&[state::LISTEN]),
+            ..Needs::default()
+        };
+        let sample = collect(&host, &needs, &Focus::default(), Instant::now());
+        let err = sample.sockets.expect("sockets were asked for").unwrap_err();
+        assert!(err.starts_with("netlink inet_diag: "), "{err}");
+        assert!(err.contains("No buffer space"), "{err}");
+    }
 }

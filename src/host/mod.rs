@@ -1,12 +1,13 @@
 //! The one seam between hostperf and the machine.
 //!
-//! Every read and write of /proc, /sys, rlimits and (through `net`) netlink goes through
-//! [`Host`]. A host has a root directory: `/` on a live machine, or a fixture tree of
-//! captured files. The same code therefore runs on a live host, inside a network namespace,
-//! and against a capture. Faults can be injected explicitly (never by `cfg!(test)`), so the
-//! rollback paths are tested with the real code.
+//! Every read and write of /proc, /sys, rlimits and netlink goes through [`Host`]. A host has
+//! a root directory: `/` on a live machine, or a fixture tree of captured files. The same
+//! code therefore runs on a live host, inside a network namespace, and against a capture.
+//! Netlink, which has no files, is refused below a fixture root. Faults can be injected
+//! explicitly (never by `cfg!(test)`), so the rollback paths are tested with the real code.
 
 mod fault;
+pub mod netlink;
 pub mod rlimit;
 pub mod sysctl;
 
@@ -210,6 +211,27 @@ impl Host {
     /// Consults the fault plan for operations that do not go through a file (prlimit, netlink).
     pub fn check_fault(&self, op: &'static str, target: &Path) -> Result<(), HostError> {
         self.injected(op, target)
+    }
+
+    /// A netlink socket of `protocol` (libc::NETLINK_ROUTE, NETLINK_GENERIC, ...) in this
+    /// process's network namespace. Netlink has no files, so a fixture root cannot answer it:
+    /// refused there with an Unsupported error. Faults: op "netlink", path
+    /// `/netlink/PROTOCOL` (e.g. `/netlink/4` for inet_diag).
+    pub fn netlink(&self, protocol: libc::c_int) -> Result<netlink::Socket, HostError> {
+        let target = PathBuf::from(format!("/netlink/{protocol}"));
+        if !self.is_live() {
+            let why = format!(
+                "netlink needs a live host, not a fixture root {}",
+                self.root.display()
+            );
+            return Err(HostError::new(
+                "netlink",
+                target,
+                io::Error::new(io::ErrorKind::Unsupported, why),
+            ));
+        }
+        self.check_fault("netlink", &target)?;
+        netlink::Socket::open(protocol).map_err(|e| HostError::new("netlink", target, e))
     }
 }
 

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::nl::{self, Msg, NlError, Socket};
+use crate::host::Host;
+use crate::host::netlink::{self as nl, Msg, NlError, Socket};
 
 const GENL_ID_CTRL: u16 = 0x10;
 const CTRL_CMD_GETFAMILY: u8 = 3;
@@ -139,11 +140,21 @@ pub struct Ethtool {
 }
 
 impl Ethtool {
-    pub fn open() -> Result<Self, NlError> {
-        let mut sock = Socket::open(libc::NETLINK_GENERIC)?;
+    pub fn open(host: &Host) -> Result<Self, NlError> {
+        let mut sock = host.netlink(libc::NETLINK_GENERIC)?;
         let mut msg = Msg::new(GENL_ID_CTRL, 0, &[CTRL_CMD_GETFAMILY, 1, 0, 0]);
         msg.str(CTRL_ATTR_FAMILY_NAME, "ethtool");
-        let replies = sock.request(&mut msg).map_err(|mut e| {
+        let mut family = None;
+        sock.dump(&mut msg, |_, payload| {
+            family = family.or_else(|| {
+                nl::attrs(payload.get(4..).unwrap_or(&[]))
+                    .into_iter()
+                    .find(|(k, _)| *k == CTRL_ATTR_FAMILY_ID)
+                    .and_then(|(_, v)| nl::as_u16(v))
+            });
+            Ok(())
+        })
+        .map_err(|mut e| {
             if e.errno == libc::ENOENT {
                 e.message = Some(
                     "the kernel has no ethtool netlink family (CONFIG_ETHTOOL_NETLINK)".into(),
@@ -151,15 +162,9 @@ impl Ethtool {
             }
             e
         })?;
-        let family = replies
-            .iter()
-            .flat_map(|r| nl::attrs(r.payload.get(4..).unwrap_or(&[])))
-            .find(|(k, _)| *k == CTRL_ATTR_FAMILY_ID)
-            .and_then(|(_, v)| nl::as_u16(v))
-            .ok_or(NlError {
-                errno: libc::EPROTO,
-                message: Some("no family id in the reply for \"ethtool\"".into()),
-            })?;
+        let family = family.ok_or(NlError::malformed(
+            "no family id in the reply for \"ethtool\"",
+        ))?;
         Ok(Ethtool { sock, family })
     }
 
@@ -173,10 +178,9 @@ impl Ethtool {
 
     pub fn get(&mut self, iface: &str, group: Group) -> Result<Values, NlError> {
         let mut msg = self.msg(group.get_cmd(), 0, iface);
-        let replies = self.sock.request(&mut msg)?;
         let mut values = Values::new();
-        for reply in &replies {
-            for (kind, v) in nl::attrs(reply.payload.get(4..).unwrap_or(&[])) {
+        self.sock.dump(&mut msg, |_, payload| {
+            for (kind, v) in nl::attrs(payload.get(4..).unwrap_or(&[])) {
                 if kind == HEADER {
                     continue;
                 }
@@ -189,7 +193,8 @@ impl Ethtool {
                     values.insert(kind, n);
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok(values)
     }
 
@@ -200,7 +205,7 @@ impl Ethtool {
         } else {
             msg.u32(param.attr, value);
         }
-        self.sock.request(&mut msg).map(|_| ())
+        self.sock.ack(&mut msg)
     }
 }
 

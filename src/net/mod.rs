@@ -7,7 +7,6 @@
 pub mod cpus;
 pub mod ethtool;
 pub mod iface;
-pub mod nl;
 pub mod qdisc;
 
 use std::fmt;
@@ -15,6 +14,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::host::netlink::NlError;
 use crate::host::sysctl::SysctlKey;
 use crate::host::{Host, HostError};
 use crate::tune::{ErrorKind, TuneError};
@@ -113,7 +113,7 @@ impl NetKnob {
             self.need_live(host)?;
             host.check_fault("read", &self.fault_path())
                 .map_err(|e| self.file_error(e, None))?;
-            return qdisc::root_kind(iface).map_err(|e| self.nl_error(e, None));
+            return qdisc::root_kind(host, iface).map_err(|e| self.nl_error(e, None));
         }
         let (iface, param) = self.known_param()?;
         let values = self.ethtool_get(host, iface, param)?;
@@ -165,7 +165,7 @@ impl NetKnob {
             self.need_live(host)?;
             host.check_fault("write", &self.fault_path())
                 .map_err(|e| self.file_error(e, Some(&wanted)))?;
-            write_root_qdisc(iface, &wanted).map_err(|e| self.nl_error(e, Some(&wanted)))?;
+            write_root_qdisc(host, iface, &wanted).map_err(|e| self.nl_error(e, Some(&wanted)))?;
             if wanted == qdisc::DEFAULT {
                 // The kernel picks the default kind; any root it attached is the restore.
                 return Ok(());
@@ -181,7 +181,7 @@ impl NetKnob {
             self.need_live(host)?;
             host.check_fault("write", &self.fault_path())
                 .map_err(|e| self.file_error(e, Some(&wanted)))?;
-            let mut et = ethtool::Ethtool::open().map_err(|e| self.nl_error(e, None))?;
+            let mut et = ethtool::Ethtool::open(host).map_err(|e| self.nl_error(e, None))?;
             et.set(iface, param, n)
                 .map_err(|e| self.nl_error(e, Some(&wanted)))?;
         }
@@ -298,7 +298,7 @@ impl NetKnob {
         self.need_live(host)?;
         host.check_fault("read", &self.fault_path())
             .map_err(|e| self.file_error(e, None))?;
-        let mut et = ethtool::Ethtool::open().map_err(|e| self.nl_error(e, None))?;
+        let mut et = ethtool::Ethtool::open(host).map_err(|e| self.nl_error(e, None))?;
         et.get(iface, param.group)
             .map_err(|e| self.nl_error(e, None))
     }
@@ -335,7 +335,7 @@ impl NetKnob {
         TuneError::new(kind, format!("{self}{value}: {e}{hint}"))
     }
 
-    fn nl_error(&self, e: nl::NlError, value: Option<&str>) -> TuneError {
+    fn nl_error(&self, e: NlError, value: Option<&str>) -> TuneError {
         let kind = match e.errno {
             libc::EOPNOTSUPP | libc::ENODEV => ErrorKind::Unsupported,
             libc::EPERM | libc::EACCES => ErrorKind::NeedsPrivilege,
@@ -376,14 +376,14 @@ impl fmt::Display for NetKnob {
 
 /// Replaces the root qdisc; restoring a kernel default kind that cannot be attached
 /// explicitly falls back to deleting the root, which makes the kernel attach its default.
-fn write_root_qdisc(iface: &str, kind: &str) -> Result<(), nl::NlError> {
+fn write_root_qdisc(host: &Host, iface: &str, kind: &str) -> Result<(), NlError> {
     if kind == qdisc::DEFAULT {
-        return qdisc::delete_root(iface);
+        return qdisc::delete_root(host, iface);
     }
-    match qdisc::replace_root(iface, kind) {
+    match qdisc::replace_root(host, iface, kind) {
         Err(e) if matches!(kind, "mq" | "pfifo_fast" | "noqueue") => {
-            qdisc::delete_root(iface)?;
-            match qdisc::root_kind(iface) {
+            qdisc::delete_root(host, iface)?;
+            match qdisc::root_kind(host, iface) {
                 Ok(k) if k == kind => Ok(()),
                 _ => Err(e),
             }

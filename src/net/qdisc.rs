@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use super::nl::{self, Msg, NlError, Socket};
+use crate::host::Host;
+use crate::host::netlink::{self as nl, Msg, NlError, Socket};
 
 const RTM_NEWQDISC: u16 = 36;
 const RTM_DELQDISC: u16 = 37;
@@ -44,34 +45,32 @@ pub fn ifindex(iface: &str) -> Result<i32, NlError> {
 }
 
 /// The kind of `iface`'s root qdisc, or [`DEFAULT`] when none is listed.
-pub fn root_kind(iface: &str) -> Result<String, NlError> {
+pub fn root_kind(host: &Host, iface: &str) -> Result<String, NlError> {
     let index = ifindex(iface)?;
-    let mut sock = Socket::open(libc::NETLINK_ROUTE)?;
-    let mut msg = Msg::new(RTM_GETQDISC, nl::NLM_F_DUMP, &tcmsg(index, 0));
-    for reply in sock.request(&mut msg)? {
-        let p = &reply.payload;
-        if p.len() < 20 {
-            continue;
+    let mut sock = host.netlink(libc::NETLINK_ROUTE)?;
+    let mut msg = Msg::dump(RTM_GETQDISC, &tcmsg(index, 0));
+    let mut root = None;
+    sock.dump(&mut msg, |_, p| {
+        if root.is_some() || p.len() < 20 {
+            return Ok(());
         }
-        let rindex = i32::from_ne_bytes(p[4..8].try_into().unwrap());
-        let parent = u32::from_ne_bytes(p[12..16].try_into().unwrap());
-        if rindex != index || parent != TC_H_ROOT {
-            continue;
+        let rindex = i32::from_ne_bytes([p[4], p[5], p[6], p[7]]);
+        let parent = u32::from_ne_bytes([p[12], p[13], p[14], p[15]]);
+        if rindex == index && parent == TC_H_ROOT {
+            root = nl::attrs(&p[20..])
+                .into_iter()
+                .find(|(k, _)| *k == TCA_KIND)
+                .map(|(_, kind)| nl::cstr(kind));
         }
-        if let Some((_, kind)) = nl::attrs(&p[20..])
-            .into_iter()
-            .find(|(k, _)| *k == TCA_KIND)
-        {
-            return Ok(nl::cstr(kind));
-        }
-    }
-    Ok(DEFAULT.to_string())
+        Ok(())
+    })?;
+    Ok(root.unwrap_or_else(|| DEFAULT.to_string()))
 }
 
 /// `tc qdisc replace dev IFACE root KIND`, without options.
-pub fn replace_root(iface: &str, kind: &str) -> Result<(), NlError> {
+pub fn replace_root(host: &Host, iface: &str, kind: &str) -> Result<(), NlError> {
     let index = ifindex(iface)?;
-    let mut sock = Socket::open(libc::NETLINK_ROUTE)?;
+    let mut sock = host.netlink(libc::NETLINK_ROUTE)?;
     replace_on(&mut sock, index, kind)
 }
 
@@ -79,18 +78,18 @@ fn replace_on(sock: &mut Socket, index: i32, kind: &str) -> Result<(), NlError> 
     let flags = nl::NLM_F_ACK | nl::NLM_F_CREATE | nl::NLM_F_REPLACE;
     let mut msg = Msg::new(RTM_NEWQDISC, flags, &tcmsg(index, TC_H_ROOT));
     msg.str(TCA_KIND, kind);
-    sock.request(&mut msg).map(|_| ())
+    sock.ack(&mut msg)
 }
 
 /// `tc qdisc del dev IFACE root`: the kernel re-attaches the device's default qdisc.
-pub fn delete_root(iface: &str) -> Result<(), NlError> {
+pub fn delete_root(host: &Host, iface: &str) -> Result<(), NlError> {
     let index = ifindex(iface)?;
-    let mut sock = Socket::open(libc::NETLINK_ROUTE)?;
+    let mut sock = host.netlink(libc::NETLINK_ROUTE)?;
     let mut msg = Msg::new(RTM_DELQDISC, nl::NLM_F_ACK, &tcmsg(index, TC_H_ROOT));
-    match sock.request(&mut msg) {
+    match sock.ack(&mut msg) {
         // Nothing to delete (already the default): fine.
         Err(e) if e.errno == libc::ENOENT || e.errno == libc::EINVAL => Ok(()),
-        other => other.map(|_| ()),
+        other => other,
     }
 }
 
@@ -130,6 +129,9 @@ fn probe_in_new_netns(kind: &str) -> Availability {
             "cannot create a throwaway network namespace to probe for it ({e}); run as root"
         ));
     }
+    // The one netlink socket not opened through Host::netlink: it must belong to the
+    // throwaway namespace this thread has just unshared, and it never reaches the host's own
+    // interfaces, so neither the fixture-root refusal nor the fault plan concerns it.
     let mut sock = match Socket::open(libc::NETLINK_ROUTE) {
         Ok(s) => s,
         Err(e) => return Availability::Unknown(format!("netlink: {e}")),

@@ -7,7 +7,7 @@ use procfs_core::net::Snmp;
 
 use super::{Ctx, Outcome, Problem, both, counter, needs, parsed, pct, procfs, rate_only, setting};
 use crate::diagnose::model::{CheckInfo, Evidence, Observed, Status, Unit};
-use crate::netlink::state;
+use crate::host::netlink::inet_diag::state;
 use crate::parse;
 
 const SOCKSTAT: &str = "/proc/net/sockstat";

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::{Ctx, Outcome, needs, parsed, pct};
 use crate::diagnose::model::{CheckInfo, Evidence, Finding, Observed, Status, Unit};
 use crate::diagnose::sample::{Data, ProcSample, Procs};
-use crate::netlink::state;
+use crate::host::netlink::inet_diag::state;
 use crate::parse;
 
 const FILE_NR: &str = "/proc/sys/fs/file-nr";
