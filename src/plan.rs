@@ -112,15 +112,20 @@ impl Plan {
             };
             items.push(evaluate(host, setting, purpose));
         }
-        let network = profile.network.expand(host).map_err(|e| {
+        let network = profile.network.expand_full(host).map_err(|e| {
             crate::exit::UsageError::new(format!("profile {}: network: {e}", profile.name))
         })?;
-        items.extend(network.into_iter().map(|s| evaluate(host, s, purpose)));
+        items.extend(
+            network
+                .settings
+                .into_iter()
+                .map(|s| evaluate(host, s, purpose)),
+        );
         items.extend(ulimit_items(host, &profile.ulimits, targets, purpose)?);
         Ok(Plan {
             profile: profile.name.clone(),
             items,
-            warnings: profile.network.warnings(host),
+            warnings: network.warnings,
         })
     }
 

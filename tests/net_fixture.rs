@@ -157,7 +157,7 @@ fn spread_uses_the_nics_numa_node_for_irqs_rps_and_xps() {
         !names(&settings).iter().any(|n| n.contains("veth0")),
         "virtual skipped"
     );
-    let warnings = net.warnings(&host);
+    let warnings = net.expand_full(&host).unwrap().warnings;
     assert!(
         warnings.iter().any(|w| w.contains("irqbalance is running")),
         "{warnings:?}"
@@ -283,7 +283,9 @@ fn bad_values_and_missing_interfaces_are_configuration_errors() {
     let net = network("interfaces:\n  veth0:\n    irq_affinity: {value: spread, optional: true}\n");
     assert!(net.expand(&host).unwrap().is_empty());
     assert!(
-        net.warnings(&host)
+        net.expand_full(&host)
+            .unwrap()
+            .warnings
             .iter()
             .any(|w| w.contains("found no queue interrupts"))
     );
@@ -340,7 +342,9 @@ fn selectors_pick_by_driver_glob_and_default_route() {
     let net = network("interfaces:\n  \"*eth*\":\n    txqueuelen: 5000\n");
     assert_eq!(names(&net.expand(&host).unwrap()), ["eth0 txqueuelen"]);
     assert!(
-        net.warnings(&host)
+        net.expand_full(&host)
+            .unwrap()
+            .warnings
             .iter()
             .any(|w| w.contains("veth0 is a virtual device"))
     );

@@ -186,14 +186,6 @@ impl Network {
         self == &Network::default()
     }
 
-    /// Things plan and check should warn about (e.g. irqbalance will undo IRQ affinity).
-    pub fn warnings(&self, host: &Host) -> Vec<String> {
-        match self.expand_full(host) {
-            Ok(e) => e.warnings,
-            Err(_) => Vec::new(),
-        }
-    }
-
     /// The settings this section asks for on `host`, or why it cannot be expanded.
     pub fn expand(&self, host: &Host) -> Result<Vec<Setting>, String> {
         self.expand_full(host).map(|e| e.settings)
