@@ -39,7 +39,8 @@ pub struct Global {
     )]
     pub state_dir: PathBuf,
 
-    /// Directory of user profiles (*.yaml), searched after the built-in ones.
+    /// Directory of user profiles (NAME.yaml), searched before the built-in ones, so a user
+    /// profile may replace a built-in of the same name.
     #[arg(
         long,
         global = true,
@@ -67,7 +68,7 @@ pub enum Command {
     Check(CheckArgs),
     /// Restore the values saved before an apply (the latest one by default).
     Rollback(RollbackArgs),
-    /// Show the current value of sysctls (all that profiles use, or the ones named).
+    /// Show current values: the sysctls named, or every setting the built-in profiles use.
     Show(ShowArgs),
     /// Measure the host's counters over an interval and report what is wrong and how to fix it.
     Diagnose(DiagnoseArgs),
@@ -79,6 +80,7 @@ pub enum Command {
 pub struct ProfilesArgs {
     #[command(subcommand)]
     pub action: Option<ProfilesAction>,
+    /// Output format.
     #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
     pub output: ListFormat,
 }
@@ -89,6 +91,7 @@ pub enum ProfilesAction {
     Show {
         /// Profile name (built in or in the profile directory).
         name: String,
+        /// Output format.
         #[arg(short, long, value_enum, default_value_t = DocFormat::Yaml)]
         output: DocFormat,
     },
@@ -122,6 +125,7 @@ pub struct PlanArgs {
     pub profile: ProfileSelector,
     #[command(flatten)]
     pub targets: TargetArgs,
+    /// Output format.
     #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
     pub output: ListFormat,
 }
@@ -142,6 +146,7 @@ pub struct ApplyArgs {
     /// system-wide DefaultLimitXXX= (repeatable).
     #[arg(long = "unit", value_name = "UNIT", requires = "persist")]
     pub units: Vec<String>,
+    /// Output format.
     #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
     pub output: ListFormat,
 }
@@ -170,6 +175,7 @@ pub struct RollbackArgs {
     /// Restore settings even where someone changed them after the apply.
     #[arg(long)]
     pub force: bool,
+    /// Output format.
     #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
     pub output: ListFormat,
 }
@@ -178,6 +184,7 @@ pub struct RollbackArgs {
 pub struct ShowArgs {
     /// Sysctl names; without any, every key the built-in profiles use.
     pub keys: Vec<String>,
+    /// Output format.
     #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
     pub output: ListFormat,
 }
