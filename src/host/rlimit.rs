@@ -256,6 +256,23 @@ mod tests {
     }
 
     #[test]
+    fn unlimited_and_missing_rows() {
+        let l = parse_proc_limits(
+            "Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1024                 524288               files     \n",
+            Resource::Nofile,
+        )
+        .unwrap();
+        assert_eq!((l.soft, l.hard), (Some(1024), Some(524288)));
+        let u = parse_proc_limits(
+            "Max open files unlimited unlimited files\n",
+            Resource::Nofile,
+        )
+        .unwrap();
+        assert_eq!(u.soft, None);
+        assert!(parse_proc_limits("Max cpu time 1 2\n", Resource::Nofile).is_none());
+    }
+
+    #[test]
     fn limits_round_trip_through_text() {
         let l: Limits = "1024:unlimited".parse().unwrap();
         assert_eq!(l.to_string(), "1024:unlimited");

@@ -17,7 +17,7 @@ pub use cpu::{
 pub use disk::{Disk, parse_diskstats};
 pub use mem::{BuddyZone, OomKill, parse_buddyinfo, parse_kmsg_oom, parse_vmstat};
 pub use net::{Sockstat, parse_netstat, parse_port_range, parse_sockstat};
-pub use process::{FileNr, Limits, ProcStatus, parse_file_nr, parse_limits, parse_status};
+pub use process::{FileNr, ProcStatus, parse_file_nr, parse_status};
 
 /// A file that does not look like what the kernel writes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

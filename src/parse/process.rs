@@ -63,36 +63,6 @@ pub fn parse_status(bytes: &[u8]) -> Result<ProcStatus> {
     Ok(out)
 }
 
-/// The `Max open files` row of /proc/PID/limits; `None` means unlimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub nofile_soft: Option<u64>,
-    pub nofile_hard: Option<u64>,
-}
-
-pub fn parse_limits(bytes: &[u8]) -> Result<Limits> {
-    for (i, line) in text(bytes)?.lines().enumerate() {
-        if let Some(rest) = line.strip_prefix("Max open files") {
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            if f.len() < 2 {
-                return Err(ParseError::new(i + 1, "expected soft and hard limits"));
-            }
-            let lim = |s: &str| -> Result<Option<u64>> {
-                if s == "unlimited" {
-                    Ok(None)
-                } else {
-                    number(i + 1, s).map(Some)
-                }
-            };
-            return Ok(Limits {
-                nofile_soft: lim(f[0])?,
-                nofile_hard: lim(f[1])?,
-            });
-        }
-    }
-    Err(ParseError::new(0, "no `Max open files` line"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,18 +84,5 @@ mod tests {
         assert_eq!(s.vm_swap_kb, None);
         assert!(parse_status(b"VmRSS: x kB\nName: a\n").is_err());
         assert!(parse_status(b"").is_err());
-    }
-
-    #[test]
-    fn limits() {
-        let l = parse_limits(
-            b"Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1024                 524288               files     \n",
-        )
-        .unwrap();
-        assert_eq!(l.nofile_soft, Some(1024));
-        assert_eq!(l.nofile_hard, Some(524288));
-        let u = parse_limits(b"Max open files unlimited unlimited files\n").unwrap();
-        assert_eq!(u.nofile_soft, None);
-        assert!(parse_limits(b"Max cpu time 1 2\n").is_err());
     }
 }

@@ -6,6 +6,7 @@ use super::{Ctx, Outcome, needs, parsed, pct};
 use crate::diagnose::model::{CheckInfo, Evidence, Finding, Observed, Status, Unit};
 use crate::diagnose::sample::{Data, ProcSample, Procs};
 use crate::host::netlink::inet_diag::state;
+use crate::host::rlimit::{Resource, parse_proc_limits};
 use crate::parse;
 
 const FILE_NR: &str = "/proc/sys/fs/file-nr";
@@ -76,10 +77,11 @@ fn fd_exhaustion(ctx: &Ctx) -> Outcome<Finding> {
             continue;
         };
         scanned += 1;
-        let Ok(l) = parse::parse_limits(lim) else {
+        let text = String::from_utf8_lossy(lim);
+        let Some(l) = parse_proc_limits(&text, Resource::Nofile) else {
             continue;
         };
-        let Some(soft) = l.nofile_soft.filter(|&s| s > 0) else {
+        let Some(soft) = l.soft.filter(|&s| s > 0) else {
             continue;
         };
         rows.push((
