@@ -217,26 +217,21 @@ fn is_control_vector(name: &str) -> bool {
 
 /// (irq number, action names) for numbered lines of /proc/interrupts.
 pub fn interrupt_names(host: &Host) -> Vec<(u32, String)> {
-    let Ok(text) = host.read_string("/proc/interrupts") else {
+    let Some(table) = host
+        .read("/proc/interrupts")
+        .ok()
+        .and_then(|bytes| crate::parse::parse_interrupts(&bytes).ok())
+    else {
         return Vec::new();
     };
-    let cpus = text
-        .lines()
-        .next()
-        .map(|l| l.split_whitespace().count())
-        .unwrap_or(0);
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let (num, rest) = line.split_once(':')?;
-            let irq = num.trim().parse::<u32>().ok()?;
-            // counts for each CPU, then chip, hwirq-type, then the action names.
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let name = fields
-                .get(cpus + 2..)
-                .map(|f| f.join(" "))
-                .unwrap_or_default();
-            Some((irq, name))
+    table
+        .rows
+        .iter()
+        .filter_map(|row| {
+            let irq = row.id.parse::<u32>().ok()?;
+            // The description is the chip, the hwirq and type, then the action names.
+            let names: Vec<&str> = row.desc.split_whitespace().skip(2).collect();
+            Some((irq, names.join(" ")))
         })
         .collect()
 }
