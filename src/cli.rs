@@ -81,8 +81,8 @@ pub struct ProfilesArgs {
     #[command(subcommand)]
     pub action: Option<ProfilesAction>,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
-    pub output: ListFormat,
+    #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,8 +92,8 @@ pub enum ProfilesAction {
         /// Profile name (built in or in the profile directory).
         name: String,
         /// Output format.
-        #[arg(short, long, value_enum, default_value_t = DocFormat::Yaml)]
-        output: DocFormat,
+        #[arg(short = 'o', long = "format", value_enum, default_value_t = DocFormat::Yaml)]
+        format: DocFormat,
     },
 }
 
@@ -126,8 +126,8 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub targets: TargetArgs,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
-    pub output: ListFormat,
+    #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 #[derive(Debug, Args)]
@@ -147,8 +147,8 @@ pub struct ApplyArgs {
     #[arg(long = "unit", value_name = "UNIT", requires = "persist")]
     pub units: Vec<String>,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
-    pub output: ListFormat,
+    #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 #[derive(Debug, Args)]
@@ -176,8 +176,8 @@ pub struct RollbackArgs {
     #[arg(long)]
     pub force: bool,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
-    pub output: ListFormat,
+    #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 #[derive(Debug, Args)]
@@ -185,8 +185,8 @@ pub struct ShowArgs {
     /// Sysctl names; without any, every key the built-in profiles use.
     pub keys: Vec<String>,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
-    pub output: ListFormat,
+    #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 #[derive(Debug, Args)]

@@ -4,11 +4,12 @@
 //! - `host`: the one seam to the machine (files below a root, sysctls, rlimits, netlink).
 //! - `parse`: pure parsers over bytes of /proc files.
 //! - `profile`: the YAML profile format, includes and validation.
-//! - `tune`: the kinds of setting (sysctl, ulimit, ...) as knobs that can be read and written.
+//! - `tune`: the kinds of setting (sysctl, ulimit, managed file, `tune::net` for NIC queues,
+//!   qdiscs, steering and IRQs) as knobs that can be read and written.
 //! - `plan`, `apply`, `journal`, `persist`: the change pipeline.
 //! - `diagnose`: measured checks for the fault lines.
 //! - `report`: renderers, data in and text out.
-//! - `commands`: one function per subcommand, gluing the above.
+//! - `commands`: one module per subcommand, gluing the above.
 
 pub mod apply;
 pub mod check;
@@ -19,7 +20,6 @@ pub mod exit;
 pub mod host;
 pub mod journal;
 pub mod logging;
-pub mod net;
 pub mod parse;
 pub mod persist;
 pub mod plan;

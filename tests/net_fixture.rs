@@ -10,8 +10,8 @@ use std::path::Path;
 
 use hostperf::host::Host;
 use hostperf::host::sysctl::SysctlKey;
-use hostperf::net::{self, NetKnob};
 use hostperf::profile::Network;
+use hostperf::tune::net::{self, NetKnob};
 use hostperf::tune::{ErrorKind, Knob, Setting};
 
 fn put(root: &Path, path: &str, text: &str) {

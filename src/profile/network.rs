@@ -22,9 +22,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::host::Host;
 use crate::host::sysctl::SysctlKey;
-use crate::net::ethtool::{self, Group};
-use crate::net::iface::{self, Selector};
-use crate::net::{NetKnob, cpus};
+use crate::tune::net::ethtool::{self, Group};
+use crate::tune::net::iface::{self, Selector};
+use crate::tune::net::{NetKnob, cpus};
 use crate::tune::{Desired, ErrorKind, Knob, Setting};
 
 use super::SysctlEntry;

@@ -4,6 +4,7 @@
 
 mod desired;
 pub mod file;
+pub mod net;
 pub mod rlimit;
 pub mod sysctl;
 
@@ -35,7 +36,7 @@ pub enum Knob {
     File {
         path: PathBuf,
     },
-    Net(crate::net::NetKnob),
+    Net(crate::tune::net::NetKnob),
 }
 
 impl Knob {
@@ -83,7 +84,7 @@ impl Knob {
     /// control or qdisc the kernel has, CPUs that exist, a parameter the device knows).
     pub fn validate(&self, host: &Host, value: &str) -> Result<(), TuneError> {
         match self {
-            Knob::Sysctl { key } => crate::net::validate_sysctl(host, key, value),
+            Knob::Sysctl { key } => crate::tune::net::validate_sysctl(host, key, value),
             Knob::Net(n) => n.validate(host, value),
             Knob::Rlimit { .. } | Knob::File { .. } => Ok(()),
         }
