@@ -142,6 +142,10 @@ pub struct ApplyArgs {
     /// Also write the settings where they survive a reboot (/etc/sysctl.d, limits.d, systemd).
     #[arg(long)]
     pub persist: bool,
+    /// Apply even though an earlier apply was interrupted (its changes may still be in
+    /// place; `hostperf rollback` restores them first).
+    #[arg(long)]
+    pub force: bool,
     /// With --persist: write LimitXXX= drop-ins for these systemd units instead of the
     /// system-wide DefaultLimitXXX= (repeatable).
     #[arg(long = "unit", value_name = "UNIT", requires = "persist")]
@@ -172,7 +176,12 @@ pub struct RollbackArgs {
     /// List the snapshots instead of restoring one.
     #[arg(long, conflicts_with = "id")]
     pub list: bool,
-    /// Restore settings even where someone changed them after the apply.
+    /// Remove snapshot ID without restoring it: for one that can never be restored (damaged,
+    /// its interfaces gone). Prints what it recorded.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["id", "list", "force"])]
+    pub forget: Option<String>,
+    /// Restore settings even where someone changed them after the apply, or in another
+    /// network namespace than the apply's.
     #[arg(long)]
     pub force: bool,
     /// Output format.

@@ -180,7 +180,7 @@ fn two_applies_at_once_do_not_interleave() {
     let out = ns.apply_file(&state, &file);
     let _ = holder.kill();
     let _ = holder.wait();
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(code(&out), 2, "a held lock is exit 2: {}", stderr(&out));
     assert!(stderr(&out).contains("another hostperf apply or rollback is running"));
     assert_eq!(ns.sysctl("net.core.somaxconn"), before);
 }

@@ -11,7 +11,7 @@ use crate::plan::{Action, Plan, Purpose};
 use crate::report::{self, plan as tables};
 use crate::tune::Knob;
 
-use super::{host, journal, load_profile, lock, targets};
+use super::{host, interrupted_warnings, journal, load_profile, lock, targets};
 
 #[derive(Serialize)]
 struct ApplyOutput<'a> {
@@ -34,6 +34,14 @@ struct ChangedRow {
 pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     let host = host(g);
     let profile = load_profile(g, &args.profile)?;
+    let needs_root = !profile.sysctl.is_empty() || !profile.network.is_empty() || args.persist;
+    if !args.dry_run && needs_root && host.is_live() && !rustix::process::geteuid().is_root() {
+        return Err(UsageError::new(format!(
+            "hostperf apply needs privilege: {} writes kernel settings (/proc/sys, network devices{}), which only root may change; run as root (sudo hostperf apply ...); nothing was changed",
+            profile.name,
+            if args.persist { ", files in /etc" } else { "" }
+        )));
+    }
     let journal = journal(g);
     // Held from before the first read: another apply cannot change values under this plan.
     let _lock = if args.dry_run {
@@ -41,9 +49,21 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     } else {
         Some(lock(&journal)?)
     };
-    let plan = Plan::build(&host, &profile, &targets(&args.targets), Purpose::Apply)?;
+    let interrupted = interrupted_warnings(&journal);
+    if !interrupted.is_empty() && !args.dry_run && !args.force {
+        return Err(UsageError::new(format!(
+            "{}\nApplying on top would hide it: run `hostperf rollback` first (it restores the interrupted apply), or pass --force to apply anyway. Nothing was changed",
+            interrupted.join("\n")
+        )));
+    }
+    let mut plan = Plan::build(&host, &profile, &targets(&args.targets), Purpose::Apply)?;
+    crate::rules::apply(&host, &profile, &mut plan);
+    plan.warnings.extend(interrupted);
     let files = if args.persist {
-        persist::files(&plan, &profile, &args.units)?
+        let files = persist::files(&plan, &profile, &args.units)?;
+        persist::check_targets(&host, &files)?;
+        plan.warnings.extend(persist::boot_overrides(&host, &files));
+        files
     } else {
         Vec::new()
     };

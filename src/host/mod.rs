@@ -25,6 +25,24 @@ pub struct Host {
     faults: Option<Arc<FaultPlan>>,
 }
 
+/// A network namespace: the inode of its nsfs file (what `ip netns identify` compares) and
+/// the name `ip netns` gave it, if any.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NetnsId {
+    pub inode: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl std::fmt::Display for NetnsId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "{name} (net:[{}])", self.inode),
+            None => write!(f, "net:[{}]", self.inode),
+        }
+    }
+}
+
 /// An I/O failure, always with the path it concerns.
 #[derive(Debug, thiserror::Error)]
 #[error("{op} {path}: {source}")]
@@ -83,17 +101,55 @@ impl Host {
         self.root == Path::new("/")
     }
 
-    /// The real path of `abs` (an absolute path on the target host, such as `/proc/meminfo`).
+    /// The real path of `abs` (an absolute path on the target host, such as `/proc/meminfo`),
+    /// for messages. Every operation goes through [`Host::resolve`], which also refuses `..`.
     pub fn path(&self, abs: impl AsRef<Path>) -> PathBuf {
         let abs = abs.as_ref();
         let rel = abs.strip_prefix("/").unwrap_or(abs);
         self.root.join(rel)
     }
 
+    /// The real path of `abs` below the root. A `..` component is refused (InvalidInput):
+    /// whatever names a path (a sysctl key, an interface, a journal entry), nothing hostperf
+    /// reads or writes can leave the root.
+    fn resolve(&self, op: &'static str, abs: &Path) -> Result<PathBuf, HostError> {
+        if abs
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(HostError::new(
+                op,
+                abs,
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the path has a '..' component; hostperf never leaves its root",
+                ),
+            ));
+        }
+        Ok(self.path(abs))
+    }
+
+    /// The whole file, at most [`READ_LIMIT`] bytes (a larger one is an error, so a link to
+    /// /dev/zero in a capture cannot exhaust memory).
     pub fn read(&self, abs: impl AsRef<Path>) -> Result<Vec<u8>, HostError> {
+        use std::io::Read;
         let abs = abs.as_ref();
         self.injected("read", abs)?;
-        fs::read(self.path(abs)).map_err(|e| HostError::new("read", abs, e))
+        let path = self.resolve("read", abs)?;
+        let file = fs::File::open(&path).map_err(|e| HostError::new("read", abs, e))?;
+        let mut bytes = Vec::new();
+        file.take(READ_LIMIT + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| HostError::new("read", abs, e))?;
+        if bytes.len() as u64 > READ_LIMIT {
+            let why = format!("larger than {} MiB; not a kernel file", READ_LIMIT >> 20);
+            return Err(HostError::new(
+                "read",
+                abs,
+                io::Error::new(io::ErrorKind::InvalidData, why),
+            ));
+        }
+        Ok(bytes)
     }
 
     pub fn read_string(&self, abs: impl AsRef<Path>) -> Result<String, HostError> {
@@ -110,20 +166,25 @@ impl Host {
         }
     }
 
+    /// Whether `abs` exists (following links); false for a path with `..`.
     pub fn exists(&self, abs: impl AsRef<Path>) -> bool {
-        self.path(abs).exists()
+        self.resolve("stat", abs.as_ref())
+            .is_ok_and(|path| path.exists())
     }
 
     /// Writes `bytes` with one `write()` call, as /proc and /sys expect, and fails when the
     /// kernel took fewer bytes than offered (it silently accepts a prefix of some values).
+    /// The last component is opened with O_NOFOLLOW: kernel attributes are never links.
     pub fn write_all_once(&self, abs: impl AsRef<Path>, bytes: &[u8]) -> Result<(), HostError> {
         use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
         let abs = abs.as_ref();
         self.injected("write", abs)?;
-        let path = self.path(abs);
+        let path = self.resolve("open", abs)?;
         let mut file = fs::OpenOptions::new()
             .write(true)
             .truncate(!self.is_live())
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| HostError::new("open", abs, e))?;
         let taken = file
@@ -140,19 +201,48 @@ impl Host {
         Ok(())
     }
 
-    /// Replaces a regular file durably: write a temp file beside it, fsync, rename, fsync the
-    /// directory. Creates missing parent directories.
+    /// Replaces a regular file durably with [`write_durably`], the one writer for files
+    /// outside the state directory. The directory must exist.
     pub fn write_file_atomic(&self, abs: impl AsRef<Path>, bytes: &[u8]) -> Result<(), HostError> {
         let abs = abs.as_ref();
         self.injected("write", abs)?;
-        write_durably(&self.path(abs), bytes).map_err(|e| HostError::new("write", abs, e))
+        let path = self.resolve("write", abs)?;
+        write_durably(&path, bytes).map_err(|e| HostError::new("write", abs, e))
     }
 
-    /// Removes a regular file; an absent one is fine.
+    /// Creates the directory `abs` (mode 0755) when it is absent; its parent must exist. An
+    /// existing directory is fine; an existing link or file in its place is an error.
+    pub fn create_dir(&self, abs: impl AsRef<Path>) -> Result<(), HostError> {
+        use std::os::unix::fs::DirBuilderExt;
+        let abs = abs.as_ref();
+        self.injected("mkdir", abs)?;
+        let path = self.resolve("mkdir", abs)?;
+        match fs::DirBuilder::new().mode(0o755).create(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                match fs::symlink_metadata(&path) {
+                    Ok(m) if m.is_dir() => Ok(()),
+                    _ => Err(HostError::new(
+                        "mkdir",
+                        abs,
+                        io::Error::new(
+                            io::ErrorKind::AlreadyExists,
+                            "exists and is not a directory (a link or a file); remove it",
+                        ),
+                    )),
+                }
+            }
+            Err(e) => Err(HostError::new("mkdir", abs, e)),
+        }
+    }
+
+    /// Removes a regular file (a link in its place is removed, never followed); an absent
+    /// one is fine.
     pub fn remove_file(&self, abs: impl AsRef<Path>) -> Result<(), HostError> {
         let abs = abs.as_ref();
         self.injected("remove", abs)?;
-        match fs::remove_file(self.path(abs)) {
+        let path = self.resolve("remove", abs)?;
+        match fs::remove_file(path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(HostError::new("remove", abs, e)),
             _ => Ok(()),
         }
@@ -161,7 +251,7 @@ impl Host {
     /// Names in a directory, sorted; an absent directory is empty.
     pub fn list_dir(&self, abs: impl AsRef<Path>) -> Result<Vec<String>, HostError> {
         let abs = abs.as_ref();
-        let entries = match fs::read_dir(self.path(abs)) {
+        let entries = match fs::read_dir(self.resolve("list", abs)?) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(HostError::new("list", abs, e)),
@@ -195,7 +285,33 @@ impl Host {
 
     pub fn read_link(&self, abs: impl AsRef<Path>) -> Result<PathBuf, HostError> {
         let abs = abs.as_ref();
-        fs::read_link(self.path(abs)).map_err(|e| HostError::new("readlink", abs, e))
+        fs::read_link(self.resolve("readlink", abs)?)
+            .map_err(|e| HostError::new("readlink", abs, e))
+    }
+
+    /// The network namespace this process is in, on a live host: its inode (from
+    /// /proc/self/ns/net, `net:[INODE]`) and, when one of /run/netns/NAME is it, its name.
+    /// `None` below a fixture root or where /proc does not say.
+    pub fn netns(&self) -> Option<NetnsId> {
+        if !self.is_live() {
+            return None;
+        }
+        let link = self.read_link("/proc/self/ns/net").ok()?;
+        let inode = link
+            .to_str()?
+            .strip_prefix("net:[")?
+            .strip_suffix(']')?
+            .parse()
+            .ok()?;
+        let name = self.list_dir("/run/netns").ok().and_then(|names| {
+            names.into_iter().find(|n| {
+                use std::os::unix::fs::MetadataExt;
+                !n.starts_with('.')
+                    && fs::metadata(self.path(format!("/run/netns/{n}")))
+                        .is_ok_and(|m| m.ino() == inode)
+            })
+        });
+        Some(NetnsId { inode, name })
     }
 
     fn injected(&self, op: &'static str, abs: &Path) -> Result<(), HostError> {
@@ -235,26 +351,111 @@ impl Host {
     }
 }
 
-/// Temp file, fsync, rename over `path`, fsync the directory: after a crash the file holds
-/// either the old or the new bytes, and the new ones once this returns.
+/// The most [`Host::read`] returns: far above any kernel file (a /proc/net/tcp of a million
+/// sockets is about 150 MiB).
+pub const READ_LIMIT: u64 = 256 << 20;
+
+/// The one writer for every file hostperf writes outside its state directory (`--output`
+/// reports, snapshot archives, persisted configuration). The bytes go to a temp file created
+/// in the target's directory with O_CREAT|O_EXCL|O_NOFOLLOW under an unpredictable name
+/// (`.NAME.<64 random bits>.tmp`), are fsync'd, and the temp file is renamed over `path`;
+/// then the directory is fsync'd. Every step is relative to one open directory fd, so a
+/// directory swapped in between is not written. After a crash `path` holds the old or the
+/// new bytes. A link at `path` is replaced, never followed. The directory must exist: a
+/// missing one is an error (NotFound, naming it), never created.
 pub fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use rustix::fs::{AtFlags, Mode, OFlags};
     use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let name = match path.file_name() {
+        Some(name)
+            if path
+                .components()
+                .next_back()
+                .is_some_and(|c| matches!(c, std::path::Component::Normal(_))) =>
+        {
+            name
+        }
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} does not name a file", path.display()),
+            ));
+        }
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir_fd = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        let e = io::Error::from(e);
+        let why = if e.kind() == io::ErrorKind::NotFound {
+            "does not exist (hostperf does not create directories; create it first)".to_string()
+        } else {
+            e.to_string()
+        };
+        io::Error::new(e.kind(), format!("directory {}: {why}", dir.display()))
+    })?;
+    let (tmp, file) = create_temp(&dir_fd, name)?;
     let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
+        let mut file = fs::File::from(file);
         file.write_all(bytes)?;
         file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
+        rustix::fs::renameat(&dir_fd, &tmp, &dir_fd, name)?;
+        rustix::fs::fsync(&dir_fd)?;
+        Ok(())
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let _ = rustix::fs::unlinkat(&dir_fd, &tmp, AtFlags::empty());
     }
     result
+}
+
+/// A new temp file beside `name` in `dir`, under a name no other user can predict, created
+/// with O_EXCL|O_NOFOLLOW so nothing planted under that name is opened.
+fn create_temp(
+    dir: &std::os::fd::OwnedFd,
+    name: &std::ffi::OsStr,
+) -> io::Result<(std::ffi::OsString, std::os::fd::OwnedFd)> {
+    use rustix::fs::{Mode, OFlags};
+    use std::os::unix::ffi::OsStrExt;
+    // Keep the temp name within NAME_MAX (255) however long the target's name is.
+    let stem = &name.as_bytes()[..name.len().min(200)];
+    let mut last = None;
+    for _ in 0..16 {
+        let mut tmp = std::ffi::OsString::from(".");
+        tmp.push(std::ffi::OsStr::from_bytes(stem));
+        tmp.push(format!(".{:016x}.tmp", random_u64()));
+        match rustix::fs::openat(
+            dir,
+            &tmp,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o666),
+        ) {
+            Ok(fd) => return Ok((tmp, fd)),
+            Err(rustix::io::Errno::EXIST) => last = Some(rustix::io::Errno::EXIST),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(last.unwrap_or(rustix::io::Errno::EXIST).into())
+}
+
+/// 64 bits no other process can predict: std's per-process random SipHash keys (seeded from
+/// the kernel's getrandom) over a counter and the clock.
+pub fn random_u64() -> u64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    hasher.write_u128(now.as_nanos());
+    hasher.finish()
 }

@@ -149,7 +149,7 @@ fn traversal_keys_wrong_types_and_bad_yaml_are_rejected() {
 fn short_and_long_forms_mean_the_same() {
     let (_dir, catalog) = catalog_with(&[(
         "forms",
-        "sysctl:\n  net.ipv4.tcp_rmem: [4096, 87380, \">=16777216\"]\n  net.ipv4.tcp_wmem: \"4096 65536 16777216\"\n  net.ipv4.tcp_syncookies: {value: true, optional: true}\nulimits:\n  nofile: {soft: 1024, hard: unlimited}\n  nproc: \">=4096\"\n",
+        "sysctl:\n  net.ipv4.tcp_rmem: [4096, 87380, \">=16777216\"]\n  net.ipv4.tcp_wmem: \"4096 65536 16777216\"\n  net.ipv4.tcp_syncookies: {value: true, optional: true}\nulimits:\n  nproc: {soft: 1024, hard: unlimited}\n  nofile: \">=4096\"\n",
     )]);
     let p = catalog.load("forms").unwrap();
     let key = |k| SysctlKey::parse(k).unwrap();
@@ -162,10 +162,10 @@ fn short_and_long_forms_mean_the_same() {
     assert!(cookies.optional);
     assert_eq!(cookies.value.to_string(), "1");
     assert_eq!(
-        p.ulimits[&Resource::Nofile].desired().to_string(),
+        p.ulimits[&Resource::Nproc].desired().to_string(),
         "1024 unlimited"
     );
-    assert_eq!(p.ulimits[&Resource::Nproc].hard, Want::AtLeast(4096));
+    assert_eq!(p.ulimits[&Resource::Nofile].hard, Want::AtLeast(4096));
 }
 
 #[test]

@@ -73,6 +73,7 @@ pub fn rollback_table(snapshot: &Snapshot, report: &[Restored]) -> String {
             Outcome::Restored => ("restored", Color::Green),
             Outcome::AlreadyPrevious => ("unchanged", Color::Green),
             Outcome::SkippedDrift => ("skipped", Color::Yellow),
+            Outcome::Gone => ("gone", Color::Yellow),
             Outcome::Failed => ("failed", Color::Red),
         };
         t.add_row(vec![
