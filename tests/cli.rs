@@ -205,7 +205,11 @@ fn persist_writes_config_files_that_rollback_removes() {
         state.path().to_str().unwrap(),
     );
     // A host has these directories; hostperf creates only systemd drop-in directories.
-    for dir in ["etc/sysctl.d", "etc/security/limits.d", "etc/systemd/system"] {
+    for dir in [
+        "etc/sysctl.d",
+        "etc/security/limits.d",
+        "etc/systemd/system",
+    ] {
         std::fs::create_dir_all(root.path().join(dir)).unwrap();
     }
     let before = tree(root.path());

@@ -74,17 +74,48 @@ fn bad_text(text: &str) -> Option<String> {
     ))
 }
 
-/// A one-line text field.
+/// A one-line text field, checked where it stands (errors carry its line and column).
 pub struct Text(pub String);
+
+/// Checks a string scalar inside the deserializer, so its position is in the error.
+struct CheckedStr(fn(&str) -> Result<String, String>, &'static str);
+
+impl Visitor<'_> for CheckedStr {
+    type Value = String;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.1)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        (self.0)(v).map_err(E::custom)
+    }
+}
+
+fn check_text(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim();
+    match bad_text(trimmed) {
+        Some(why) => Err(why),
+        None => Ok(trimmed.to_string()),
+    }
+}
+
+fn check_name(name: &str) -> Result<String, String> {
+    match bad_name(name) {
+        Some(why) => Err(why),
+        None => Ok(name.to_string()),
+    }
+}
+
+fn check_include(include: &str) -> Result<String, String> {
+    match bad_include(include) {
+        Some(why) => Err(why),
+        None => Ok(include.to_string()),
+    }
+}
 
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        let trimmed = raw.trim();
-        match bad_text(trimmed) {
-            Some(why) => Err(de::Error::custom(why)),
-            None => Ok(Text(trimmed.to_string())),
-        }
+        d.deserialize_str(CheckedStr(check_text, "one line of text"))
+            .map(Text)
     }
 }
 
@@ -93,10 +124,17 @@ fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 }
 
 fn name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let name = String::deserialize(d)?;
-    match bad_name(&name) {
-        Some(why) => Err(de::Error::custom(why)),
-        None => Ok(Some(name)),
+    d.deserialize_str(CheckedStr(check_name, "a profile name"))
+        .map(Some)
+}
+
+/// One include, checked where it stands.
+struct Include(String);
+
+impl<'de> Deserialize<'de> for Include {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(CheckedStr(check_include, "a profile name or ./FILE.yaml"))
+            .map(Include)
     }
 }
 
@@ -115,22 +153,16 @@ pub fn bad_include(include: &str) -> Option<String> {
             )
         });
     }
-    bad_name(include).map(|why| {
-        format!(
-            "include {why}; to include a file, write it as an explicit relative path (\"./{}\")",
-            include.trim_start_matches('/')
-        )
-    })
+    if include.contains('/') {
+        return Some(format!(
+            "include {include:?}: a file include is an explicit relative path ./NAME.yaml below the including file's directory, without '..'; absolute paths are not read"
+        ));
+    }
+    bad_name(include).map(|why| format!("include {why}"))
 }
 
 fn includes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let list = Vec::<String>::deserialize(d)?;
-    for include in &list {
-        if let Some(why) = bad_include(include) {
-            return Err(de::Error::custom(why));
-        }
-    }
-    Ok(list)
+    Vec::<Include>::deserialize(d).map(|list| list.into_iter().map(|i| i.0).collect())
 }
 
 /// A sysctl's wanted value, why, and whether the host may lack it.
