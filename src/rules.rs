@@ -1,6 +1,9 @@
 //! Rules across the rows of one plan, which no single knob can check on its own. Called by
 //! plan, apply and check right after `Plan::build`.
 //!
+//! - A limit whose soft value would end above its hard value (a `>=` soft bound over a
+//!   process's current soft limit that is above the profile's hard limit) is refused by
+//!   the kernel (EINVAL): it blocks with both values named.
 //! - A nofile hard limit above fs.nr_open is refused by the kernel (setrlimit and prlimit
 //!   return EPERM even for root, fs/file.c `sysctl_nr_open`), and a persisted one makes
 //!   pam_limits refuse logins. It blocks, unless the same profile raises fs.nr_open, which
@@ -19,7 +22,30 @@ pub const NR_OPEN: &str = "fs.nr_open";
 /// Applies the cross-row rules to `plan` in place.
 pub fn apply(host: &Host, profile: &Profile, plan: &mut Plan) {
     nr_open_first(plan);
+    soft_within_hard(plan);
     nofile_within_nr_open(host, profile, plan);
+}
+
+/// A limit as a number for comparing; `unlimited` is above every number.
+fn limit_rank(v: &str) -> u128 {
+    v.parse::<u128>().unwrap_or(u128::MAX)
+}
+
+fn soft_within_hard(plan: &mut Plan) {
+    for item in plan.items.iter_mut() {
+        if !matches!(item.knob, Some(Knob::Rlimit { .. })) || item.action != Action::Change {
+            continue;
+        }
+        let Some((soft, hard)) = item.target.as_deref().and_then(|t| t.split_once(' ')) else {
+            continue;
+        };
+        if limit_rank(soft) > limit_rank(hard) {
+            item.action = Action::Invalid(format!(
+                "{}: the soft limit would be {soft}, above the hard limit {hard}, which the kernel refuses; give an exact soft limit or raise the hard one",
+                item.setting
+            ));
+        }
+    }
 }
 
 /// Moves a change of fs.nr_open ahead of every other row, so it is written first.
@@ -94,5 +120,65 @@ fn nofile_within_nr_open(host: &Host, profile: &Profile, plan: &mut Plan) {
                 " on this host"
             }
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::PlanItem;
+    use crate::tune::Desired;
+
+    fn row(knob: Knob, target: &str) -> PlanItem {
+        PlanItem {
+            setting: knob.to_string(),
+            kind: knob.kind(),
+            knob: Some(knob),
+            desired: Desired::exact(target),
+            current: Some("1 1".into()),
+            target: Some(target.into()),
+            action: Action::Change,
+            reason: String::new(),
+            optional: false,
+        }
+    }
+
+    #[test]
+    fn a_soft_limit_that_would_pass_the_hard_one_blocks() {
+        let knob = |r| Knob::Rlimit {
+            pid: 1,
+            comm: "init".into(),
+            resource: r,
+        };
+        let mut plan = Plan {
+            profile: "p".into(),
+            items: vec![
+                row(knob(Resource::Nproc), "8192 4096"),
+                row(knob(Resource::Core), "0 unlimited"),
+                row(knob(Resource::Stack), "unlimited 4096"),
+            ],
+            warnings: vec![],
+        };
+        soft_within_hard(&mut plan);
+        assert!(
+            matches!(&plan.items[0].action, Action::Invalid(m) if m.contains("8192, above the hard limit 4096"))
+        );
+        assert_eq!(plan.items[1].action, Action::Change);
+        assert!(matches!(plan.items[2].action, Action::Invalid(_)));
+    }
+
+    #[test]
+    fn fs_nr_open_moves_to_the_front() {
+        let sysctl = |k: &str| Knob::sysctl(SysctlKey::parse(k).unwrap());
+        let mut plan = Plan {
+            profile: "p".into(),
+            items: vec![
+                row(sysctl("fs.file-max"), "1"),
+                row(sysctl("fs.nr_open"), "2"),
+            ],
+            warnings: vec![],
+        };
+        nr_open_first(&mut plan);
+        assert_eq!(plan.items[0].setting, "fs.nr_open");
     }
 }

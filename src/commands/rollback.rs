@@ -62,6 +62,10 @@ pub fn run(g: &Global, args: &RollbackArgs) -> anyhow::Result<u8> {
         ListFormat::Table => text,
         ListFormat::Json => report::json(&rows),
     })?;
+    // An interrupted apply this rollback did not reach is still reported.
+    for warning in super::interrupted_warnings(&journal) {
+        tracing::warn!("{warning}");
+    }
     let complete = rows.iter().all(|r| r.outcome.is_done());
     Ok(if complete { exit::OK } else { exit::FAILED })
 }
