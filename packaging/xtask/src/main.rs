@@ -125,67 +125,75 @@ fn page_date(version: &str) -> String {
         .to_string()
 }
 
+/// Sections of hostperf(8) beyond what clap knows: a title and its (term, meaning) rows.
+const ROOT_SECTIONS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "EXIT STATUS",
+        &[
+            (
+                "0",
+                "Success. For check, the host matches the profile; for diagnose, no finding at or above --fail-on.",
+            ),
+            (
+                "1",
+                "Drift (check), findings at or above --fail-on (diagnose), a rollback that left settings alone, or an operation that failed.",
+            ),
+            (
+                "2",
+                "Usage or configuration error: bad flags, a bad profile, a value the kernel rejects, missing privilege. Nothing was changed.",
+            ),
+            (
+                "3",
+                "Something required could not be evaluated (check: a required setting is unreadable or absent; diagnose: a requested check errored).",
+            ),
+        ],
+    ),
+    (
+        "ENVIRONMENT",
+        &[
+            ("HOSTPERF_ROOT", "Same as --root DIR."),
+            ("HOSTPERF_STATE_DIR", "Same as --state-dir DIR."),
+            ("HOSTPERF_PROFILE_DIR", "Same as --profile-dir DIR."),
+            (
+                "HOSTPERF_LOG",
+                "A tracing filter for the log on standard error, e.g. hostperf=debug.",
+            ),
+            ("NO_COLOR", "When set, no colour even on a terminal."),
+        ],
+    ),
+    (
+        "FILES",
+        &[
+            (
+                "/etc/hostperf/profiles/NAME.yaml",
+                "User profiles, found before the built-in ones of the same name.",
+            ),
+            (
+                "/var/lib/hostperf/",
+                "Snapshots of the values an apply replaced (for rollback) and the apply lock.",
+            ),
+            (
+                "/lib/systemd/system/hostperf-metrics@.timer",
+                "Writes check and diagnose metrics for node_exporter's textfile collector; enable with systemctl enable --now hostperf-metrics@PROFILE.timer.",
+            ),
+            (
+                "/usr/share/doc/hostperf/",
+                "The documentation: profiles, check, diagnose, network settings, packaging and fleet use (Ansible, Prometheus).",
+            ),
+        ],
+    ),
+];
+
 /// EXIT STATUS, ENVIRONMENT, FILES and SEE ALSO for hostperf(8).
 fn root_sections() -> Roff {
     let mut r = Roff::new();
-    r.control("SH", ["EXIT STATUS"]);
-    for (code, meaning) in [
-        (
-            "0",
-            "Success. For check, the host matches the profile; for diagnose, no finding at or above --fail-on.",
-        ),
-        (
-            "1",
-            "Drift (check), findings at or above --fail-on (diagnose), a rollback that left settings alone, or an operation that failed.",
-        ),
-        (
-            "2",
-            "Usage or configuration error: bad flags, a bad profile, a value the kernel rejects, missing privilege. Nothing was changed.",
-        ),
-        (
-            "3",
-            "Something required could not be evaluated (check: a required setting is unreadable or absent; diagnose: a requested check errored).",
-        ),
-    ] {
-        r.control("TP", [])
-            .text([bold(code)])
-            .text([roman(meaning)]);
-    }
-    r.control("SH", ["ENVIRONMENT"]);
-    for (var, meaning) in [
-        ("HOSTPERF_ROOT", "Same as --root DIR."),
-        ("HOSTPERF_STATE_DIR", "Same as --state-dir DIR."),
-        ("HOSTPERF_PROFILE_DIR", "Same as --profile-dir DIR."),
-        (
-            "HOSTPERF_LOG",
-            "A tracing filter for the log on standard error, e.g. hostperf=debug.",
-        ),
-        ("NO_COLOR", "When set, no colour even on a terminal."),
-    ] {
-        r.control("TP", []).text([bold(var)]).text([roman(meaning)]);
-    }
-    r.control("SH", ["FILES"]);
-    for (path, meaning) in [
-        (
-            "/etc/hostperf/profiles/NAME.yaml",
-            "User profiles, found before the built-in ones of the same name.",
-        ),
-        (
-            "/var/lib/hostperf/",
-            "Snapshots of the values an apply replaced (for rollback) and the apply lock.",
-        ),
-        (
-            "/lib/systemd/system/hostperf-metrics@.timer",
-            "Writes check and diagnose metrics for node_exporter's textfile collector; enable with systemctl enable --now hostperf-metrics@PROFILE.timer.",
-        ),
-        (
-            "/usr/share/doc/hostperf/",
-            "The documentation: profiles, check, diagnose, network settings, packaging and fleet use (Ansible, Prometheus).",
-        ),
-    ] {
-        r.control("TP", [])
-            .text([bold(path)])
-            .text([roman(meaning)]);
+    for (title, rows) in ROOT_SECTIONS {
+        r.control("SH", [*title]);
+        for (term, meaning) in *rows {
+            r.control("TP", [])
+                .text([bold(*term)])
+                .text([roman(*meaning)]);
+        }
     }
     let mut refs: Vec<(&str, &str)> = Vec::new();
     let mut cmd = hostperf::cli::Cli::command().disable_help_subcommand(true);
