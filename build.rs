@@ -69,11 +69,17 @@ fn git_commit() -> Option<(String, Option<String>)> {
     if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
         watch(&manifest_dir, git(&["rev-parse", "--git-path", &branch]));
     }
-    let (id, date) = match line.split_once(' ') {
-        Some((id, date)) => (id.to_string(), Some(date.to_string())),
-        None => (line, None),
-    };
-    Some((id, date))
+    let (id, date) = line.split_once(' ').unwrap_or((&line, ""));
+    // `%cs` needs git 2.25; an older git prints it literally, and then there is no date.
+    let is_date = date.len() == 10
+        && date.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    Some((id.to_string(), is_date.then(|| date.to_string())))
 }
 
 fn watch(base: &Path, path: Option<String>) {
