@@ -6,8 +6,7 @@ cd "$(dirname "$0")/.."
 missing=()
 for tool in ip:iproute2 ss:iproute2 ethtool:ethtool setpriv:util-linux flock:util-linux \
             unshare:util-linux netstat:net-tools python3:python3 sysctl:procps \
-            curl:curl prometheus-node-exporter:prometheus-node-exporter promtool:prometheus \
-            dpkg-deb:dpkg systemd-analyze:systemd; do
+            curl:curl prometheus-node-exporter:prometheus-node-exporter promtool:prometheus; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
 done
 if ((${#missing[@]})); then
