@@ -3,6 +3,8 @@
 
 mod apply;
 mod check;
+/// Public: the packaging step writes the same completion scripts.
+pub mod completions;
 mod plan;
 mod profiles;
 mod rollback;
@@ -30,6 +32,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Show(args) => show::run(g, args),
         Command::Diagnose(args) => diagnose::run(g, args),
         Command::Snapshot(args) => diagnose::snapshot(g, args),
+        Command::Completions(args) => completions::run(args),
     }
 }
 
