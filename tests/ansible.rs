@@ -122,6 +122,14 @@ fn role_applies_only_on_change_and_verifies_with_check() {
         return;
     };
     let root = fixture_copy();
+    // Like a real host: --persist writes into these and does not create them.
+    for dir in [
+        "etc/sysctl.d",
+        "etc/security/limits.d",
+        "etc/systemd/system",
+    ] {
+        std::fs::create_dir_all(root.path().join(dir)).unwrap();
+    }
     let state = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let profiles = scratch.path().join("profiles");

@@ -136,6 +136,13 @@ impl Catalog {
                 }
             };
             let name = doc.name.clone().unwrap_or(f.name);
+            if name.contains(char::is_control) {
+                problems.push(format!(
+                    "profile {}: its file name has a control character; left out",
+                    f.source
+                ));
+                continue;
+            }
             by_name.insert(
                 name.clone(),
                 Summary {
@@ -254,17 +261,17 @@ impl Catalog {
 
     fn resolve(&self, found: Found, stack: &mut Vec<String>) -> anyhow::Result<Profile> {
         let doc = parse(&found.text, &found.source)?;
+        // A name from the file (not `name:`) is only shown and written in comments: any
+        // file name will do, but a control character would start a new line.
         let name = match doc.name.clone() {
             Some(name) => name,
-            None => match schema::bad_name(&found.name) {
-                None => found.name,
-                Some(why) => {
-                    return Err(UsageError::new(format!(
-                        "profile {}: the file's name gives the profile name, and {why}; add `name: ...` to the file or rename it",
-                        found.source
-                    )));
-                }
-            },
+            None if found.name.is_empty() || found.name.contains(char::is_control) => {
+                return Err(UsageError::new(format!(
+                    "profile {}: the file's name gives the profile name, and {:?} is empty or has a control character; add `name: ...` to the file or rename it",
+                    found.source, found.name
+                )));
+            }
+            None => found.name,
         };
         if stack.contains(&name) {
             stack.push(name);
