@@ -143,7 +143,7 @@ fn unrecorded(
         let note = match journal.mark(snapshot) {
             Ok(()) => String::new(),
             Err(_) => format!(
-                " The journal still calls snapshot {id} interrupted; `hostperf rollback` will find every value already back and close it."
+                " The journal still calls snapshot {id} unfinished; `hostperf rollback` will find every value already back and close it."
             ),
         };
         anyhow::Error::new(ApplyFailed {

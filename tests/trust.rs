@@ -980,7 +980,7 @@ fn an_interrupted_apply_is_reported_blocks_a_new_apply_and_is_restored_by_rollba
         let text = format!("{}{}", stdout(&out), stderr(&out));
         assert!(
             text.contains(&format!("apply {} of latency-profile", snapshot.id))
-                && text.contains("was interrupted"),
+                && text.contains("did not record that it finished"),
             "{args:?}: {}",
             describe(&out)
         );

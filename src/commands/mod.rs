@@ -78,7 +78,7 @@ pub(crate) fn interrupted_warnings(journal: &Journal) -> Vec<String> {
 
 pub(crate) fn interrupted_warning(s: &crate::journal::Snapshot) -> String {
     format!(
-        "apply {} of {} ({}) was interrupted: up to {} setting(s) it recorded may still be changed; `hostperf rollback` restores them",
+        "apply {} of {} ({}) did not record that it finished (it was interrupted, or the host went down just after it): up to {} setting(s) it recorded may still be changed; `hostperf rollback` restores them",
         s.id,
         s.profile,
         s.created,
