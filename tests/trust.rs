@@ -38,6 +38,14 @@ fn host_with_etc() -> tempfile::TempDir {
     root
 }
 
+/// Exit 2 (refused, nothing changed), with every one of `expect` in the message.
+fn assert_refused(out: &Output, expect: &[&str]) {
+    assert_eq!(code(out), 2, "{}", describe(out));
+    for e in expect {
+        assert!(stderr(out).contains(e), "{e:?} missing: {}", describe(out));
+    }
+}
+
 fn is_root(test: &str) -> bool {
     let root = nix::unistd::geteuid().is_root();
     if !root {
@@ -88,34 +96,21 @@ fn a_state_dir_another_user_can_write_is_refused_before_anything_is_read() {
         chown(path, 65534);
     }
     let out = hp(root.path(), &state, none, &["rollback"]);
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("owned by uid 65534") && stderr(&out).contains("chown"),
-        "{}",
-        describe(&out)
-    );
+    assert_refused(&out, &["owned by uid 65534", "chown"]);
     for path in [&state, &state.join("snapshots"), &state.join("lock")] {
         chown(path, 0);
     }
     // Writable by group or others: any of them could have.
     chmod(&state, 0o777);
     let out = hp(root.path(), &state, none, &["rollback"]);
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("writable by group or others (mode 0777)")
-            && stderr(&out).contains("chmod go-w"),
-        "{}",
-        describe(&out)
+    assert_refused(
+        &out,
+        &["writable by group or others (mode 0777)", "chmod go-w"],
     );
     chmod(&state, 0o700);
     chmod(&state.join("snapshots"), 0o770);
     let out = hp(root.path(), &state, none, &["rollback"]);
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("snapshots directory"),
-        "{}",
-        describe(&out)
-    );
+    assert_refused(&out, &["snapshots directory"]);
     assert!(
         tree(root.path()) == applied_values,
         "a refused rollback wrote"
@@ -138,12 +133,7 @@ fn links_in_the_state_dir_are_never_followed() {
     let link = dir.path().join("link");
     symlink(&real, &link).unwrap();
     let out = hp(root.path(), &link, none, &["rollback"]);
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("is a symbolic link"),
-        "{}",
-        describe(&out)
-    );
+    assert_refused(&out, &["is a symbolic link"]);
 
     // The lock, pointing at a file the attacker wants created or truncated.
     let victim = dir.path().join("victim");
@@ -151,12 +141,7 @@ fn links_in_the_state_dir_are_never_followed() {
     std::fs::remove_file(real.join("lock")).unwrap();
     symlink(&victim, real.join("lock")).unwrap();
     let out = hp(root.path(), &real, none, &["rollback"]);
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("lock file") && stderr(&out).contains("symbolic link"),
-        "{}",
-        describe(&out)
-    );
+    assert_refused(&out, &["lock file", "symbolic link"]);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     std::fs::remove_file(real.join("lock")).unwrap();
 
@@ -165,12 +150,7 @@ fn links_in_the_state_dir_are_never_followed() {
     std::fs::rename(real.join("snapshots"), &moved).unwrap();
     symlink(&moved, real.join("snapshots")).unwrap();
     let out = hp(root.path(), &real, none, &["rollback"]);
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("snapshots directory"),
-        "{}",
-        describe(&out)
-    );
+    assert_refused(&out, &["snapshots directory"]);
 }
 
 #[test]
@@ -368,44 +348,44 @@ fn report_files_are_written_without_following_planted_links() {
         "--output",
         &format!("junit={}", missing.display()),
     ]);
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("does not exist"),
-        "{}",
-        describe(&out)
-    );
+    assert_refused(&out, &["does not exist"]);
     assert!(!textfile.path().join("no").exists());
 }
 
 #[test]
 fn newlines_in_names_and_reasons_cannot_inject_lines_into_persisted_files() {
-    let root = host_with_etc();
-    let state = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let before = tree(root.path());
-    let cases = [
+    refused_on_persist(&[
         (
             "reason",
             "sysctl:\n  vm.swappiness:\n    value: 10\n    reason: \"fewer swaps\\nExecStartPre=/bin/sh -c id\"\nulimits:\n  nofile: 4096\n",
-            "line 4 column",
+            &["control character", "line 4 column"],
         ),
         (
             "name",
             "name: \"p\\nExecStartPre=/bin/sh\"\nsysctl:\n  vm.swappiness: 10\n",
-            "line 1 column",
+            &["not a profile name", "line 1 column"],
         ),
         (
             "ulimit-reason",
             "ulimits:\n  nofile:\n    value: 4096\n    reason: \"a\\r\\n* hard nofile unlimited\"\n",
-            "line 4 column",
+            &["control character", "line 4 column"],
         ),
         (
             "description",
             "description: \"a\\u0085b\"\nsysctl:\n  vm.swappiness: 10\n",
-            "line 1 column",
+            &["control character", "line 1 column"],
         ),
-    ];
-    for (name, text, at) in cases {
+    ]);
+}
+
+/// `apply --persist` of each (name, profile text, expected words) exits 2 naming them, and
+/// nothing is written.
+fn refused_on_persist(cases: &[(&str, &str, &[&str])]) {
+    let root = host_with_etc();
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let before = tree(root.path());
+    for (name, text, expect) in cases {
         let file = write(dir.path(), &format!("{name}.yaml"), text);
         let out = hp(
             root.path(),
@@ -413,17 +393,7 @@ fn newlines_in_names_and_reasons_cannot_inject_lines_into_persisted_files() {
             Path::new("/nonexistent"),
             &["apply", "--file", file.to_str().unwrap(), "--persist"],
         );
-        assert_eq!(code(&out), 2, "{name}: {}", describe(&out));
-        let why = if name == "name" {
-            "not a profile name"
-        } else {
-            "control character"
-        };
-        assert!(
-            stderr(&out).contains(why) && stderr(&out).contains(at),
-            "{name}: {}",
-            describe(&out)
-        );
+        assert_refused(&out, expect);
     }
     assert!(
         tree(root.path()) == before,
@@ -447,12 +417,7 @@ fn a_slash_in_a_profile_name_is_refused_and_snapshot_names_carry_no_profile_text
         Path::new("/nonexistent"),
         &["apply", "--file", file.to_str().unwrap()],
     );
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("not a profile name") && stderr(&out).contains("line 1 column"),
-        "{}",
-        describe(&out)
-    );
+    assert_refused(&out, &["not a profile name", "line 1 column"]);
     let ok = write(
         dir.path(),
         "fine.yaml",
@@ -682,39 +647,23 @@ fn as_root_profiles_another_user_could_write_are_refused_and_links_are_not_follo
     let owned = write(dir.path(), "owned.yaml", "sysctl:\n  vm.swappiness: 1\n");
     chown(&owned, 65534);
     let out = plan(&owned);
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("owned by uid 65534"),
-        "{}",
-        describe(&out)
-    );
+    assert_refused(&out, &["owned by uid 65534"]);
 
     let writable = write(dir.path(), "writable.yaml", "sysctl:\n  vm.swappiness: 1\n");
     chmod(&writable, 0o666);
     let out = plan(&writable);
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("writable by group or others"),
-        "{}",
-        describe(&out)
-    );
+    assert_refused(&out, &["writable by group or others"]);
 
     let link = dir.path().join("link.yaml");
     symlink(&writable, &link).unwrap();
     let out = plan(&link);
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(stderr(&out).contains("symbolic link"), "{}", describe(&out));
+    assert_refused(&out, &["symbolic link"]);
 
     let open_dir = tempfile::tempdir().unwrap();
     chmod(open_dir.path(), 0o777);
     let inside = write(open_dir.path(), "p.yaml", "sysctl:\n  vm.swappiness: 1\n");
     let out = plan(&inside);
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("profile directory") && stderr(&out).contains("(mode 0777)"),
-        "{}",
-        describe(&out)
-    );
+    assert_refused(&out, &["profile directory", "(mode 0777)"]);
 
     // In the profile directory: a refused user profile is an error, not a silent
     // fall-back to the built-in of the same name.
@@ -731,12 +680,7 @@ fn as_root_profiles_another_user_could_write_are_refused_and_links_are_not_follo
         profiles.path(),
         &["plan", "latency-profile"],
     );
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("owned by uid 65534"),
-        "{}",
-        describe(&out)
-    );
+    assert_refused(&out, &["owned by uid 65534"]);
 }
 
 #[test]
@@ -792,12 +736,7 @@ fn yaml_bombs_and_odd_files_are_refused_quickly() {
         none,
         &["plan", "--file", "/dev/zero"],
     );
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("not a regular file"),
-        "{}",
-        describe(&out)
-    );
+    assert_refused(&out, &["not a regular file"]);
 }
 
 #[test]
@@ -883,12 +822,12 @@ fn a_snapshot_from_a_newer_hostperf_is_refused_saying_which_version() {
         Path::new("/nonexistent"),
         &["rollback"],
     );
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("newer hostperf (schema version 9)")
-            && stderr(&out).contains("reads schema versions 1 to 2"),
-        "{}",
-        describe(&out)
+    assert_refused(
+        &out,
+        &[
+            "newer hostperf (schema version 9)",
+            "reads schema versions 1 to 2",
+        ],
     );
     assert!(
         tree(root.path()) == after_apply,
@@ -928,8 +867,7 @@ fn a_damaged_snapshot_is_described_truthfully_and_can_be_forgotten() {
         describe(&out)
     );
     let out = hp(root.path(), &state, none, &["rollback"]);
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(stderr(&out).contains("--forget"), "{}", describe(&out));
+    assert_refused(&out, &["--forget"]);
     // Torn before its first newline: that apply changed nothing, and it says so.
     std::fs::write(&file, &text[..40]).unwrap();
     let out = hp(root.path(), &state, none, &["rollback", "--list"]);
@@ -986,8 +924,7 @@ fn an_interrupted_apply_is_reported_blocks_a_new_apply_and_is_restored_by_rollba
         );
     }
     let out = hp(root.path(), &state, none, &["apply", "latency-profile"]);
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(stderr(&out).contains("--force"), "{}", describe(&out));
+    assert_refused(&out, &["--force"]);
     let out = hp(
         root.path(),
         &state,
@@ -1080,55 +1017,39 @@ fn a_root_that_is_not_a_host_tree_is_a_usage_error() {
 
 #[test]
 fn ulimits_outside_the_kernels_range_are_refused_at_load() {
-    let root = host_with_etc();
-    let state = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let before = tree(root.path());
-    let cases = [
+    refused_on_persist(&[
         (
             "huge-bound",
             "ulimits:\n  nproc: \">=100000000000000000000000\"\n",
-            "outside the kernel's range",
+            &["outside the kernel's range"],
         ),
         (
             "huge",
             "ulimits:\n  nproc: 100000000000000000000000\n",
-            "line 2",
+            &["line 2"],
         ),
         (
             "nofile-unlimited",
             "ulimits:\n  nofile: unlimited\n",
-            "not a limit the kernel has for open files",
+            &["not a limit the kernel has for open files"],
         ),
         (
             "nofile-over-max",
             "ulimits:\n  nofile: 4294967296\n",
-            "largest fs.nr_open",
+            &["largest fs.nr_open"],
         ),
         (
             "soft-over-hard",
             "ulimits:\n  nproc: {soft: 2048, hard: 1024}\n",
-            "soft limit (2048) is above the hard limit (1024)",
+            &["soft limit (2048) is above the hard limit (1024)"],
         ),
         (
             "bounds-cross",
             "ulimits:\n  nproc: {soft: \">=4096\", hard: \">=1024\"}\n",
-            "above the hard limit",
+            &["above the hard limit"],
         ),
-        ("nice", "ulimits:\n  nice: 41\n", "0..=40"),
-    ];
-    for (name, text, expect) in cases {
-        let file = write(dir.path(), &format!("{name}.yaml"), text);
-        let out = hp(
-            root.path(),
-            state.path(),
-            Path::new("/nonexistent"),
-            &["apply", "--file", file.to_str().unwrap(), "--persist"],
-        );
-        assert_eq!(code(&out), 2, "{name}: {}", describe(&out));
-        assert!(stderr(&out).contains(expect), "{name}: {}", describe(&out));
-    }
-    assert!(tree(root.path()) == before);
+        ("nice", "ulimits:\n  nice: 41\n", &["0..=40"]),
+    ]);
 }
 
 #[test]
@@ -1211,13 +1132,12 @@ fn exclusive_dirty_keys_are_an_error_and_a_child_can_drop_an_inherited_one() {
         "sysctl:\n  vm.dirty_ratio: {drop: true}\n",
     );
     let out = hp(root.path(), state.path(), p, &["plan", "both"]);
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(
-        stderr(&out).contains(
-            "sets both vm.dirty_bytes (from both) and vm.dirty_ratio (from latency-profile)"
-        ) && stderr(&out).contains("vm.dirty_ratio: {drop: true}"),
-        "{}",
-        describe(&out)
+    assert_refused(
+        &out,
+        &[
+            "sets both vm.dirty_bytes (from both) and vm.dirty_ratio (from latency-profile)",
+            "vm.dirty_ratio: {drop: true}",
+        ],
     );
     let out = hp(
         root.path(),
@@ -1230,12 +1150,7 @@ fn exclusive_dirty_keys_are_an_error_and_a_child_can_drop_an_inherited_one() {
         stdout(&out).contains("vm.dirty_bytes") && !stdout(&out).contains("\"vm.dirty_ratio\"")
     );
     let out = hp(root.path(), state.path(), p, &["plan", "nothing"]);
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("no included profile sets it"),
-        "{}",
-        describe(&out)
-    );
+    assert_refused(&out, &["no included profile sets it"]);
 }
 
 #[test]
@@ -1318,12 +1233,7 @@ fn persisted_files_need_their_directories_and_only_systemd_drop_in_dirs_are_crea
         none,
         &["apply", "latency-profile", "--persist"],
     );
-    assert_eq!(code(&out), 2, "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("does not exist") && stderr(&out).contains("sysctl.d"),
-        "{}",
-        describe(&out)
-    );
+    assert_refused(&out, &["does not exist", "sysctl.d"]);
     assert!(tree(root.path()) == before);
     let root = host_with_etc();
     let out = hp(
