@@ -109,22 +109,28 @@ impl Host {
         self.root.join(rel)
     }
 
-    /// The real path of `abs` below the root. A `..` component is refused (InvalidInput):
-    /// whatever names a path (a sysctl key, an interface, a journal entry), nothing hostperf
-    /// reads or writes can leave the root.
+    /// The real path of `abs` below the root. A `..` that would climb above the root is
+    /// refused (InvalidInput): whatever names a path (a sysctl key, an interface, a journal
+    /// entry), nothing hostperf reads or writes can leave the root that way. A `..` below
+    /// a link the kernel resolves (`/sys/class/net/eth0/device/../numa_node`) stays inside.
     fn resolve(&self, op: &'static str, abs: &Path) -> Result<PathBuf, HostError> {
-        if abs
-            .components()
-            .any(|c| matches!(c, std::path::Component::ParentDir))
-        {
-            return Err(HostError::new(
-                op,
-                abs,
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the path has a '..' component; hostperf never leaves its root",
-                ),
-            ));
+        let mut depth = 0usize;
+        for component in abs.components() {
+            match component {
+                std::path::Component::Normal(_) => depth += 1,
+                std::path::Component::ParentDir if depth > 0 => depth -= 1,
+                std::path::Component::ParentDir => {
+                    return Err(HostError::new(
+                        op,
+                        abs,
+                        io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            "the path climbs above the root with '..'; hostperf never leaves its root",
+                        ),
+                    ));
+                }
+                _ => {}
+            }
         }
         Ok(self.path(abs))
     }
@@ -166,7 +172,7 @@ impl Host {
         }
     }
 
-    /// Whether `abs` exists (following links); false for a path with `..`.
+    /// Whether `abs` exists (following links); false for a path that climbs above the root.
     pub fn exists(&self, abs: impl AsRef<Path>) -> bool {
         self.resolve("stat", abs.as_ref())
             .is_ok_and(|path| path.exists())
@@ -511,7 +517,8 @@ mod tests {
     #[test]
     fn reads_are_capped_and_dotdot_is_refused() {
         let host = Host::with_root("/");
-        assert!(host.read("/proc/self/../self/status").is_err());
+        assert!(host.read("/proc/../../etc/hostname").is_err());
+        assert!(host.read("/proc/self/../self/status").is_ok());
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero")).unwrap();
         let host = Host::with_root(dir.path());
