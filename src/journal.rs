@@ -261,6 +261,14 @@ impl Journal {
         let path = dir.path.join(&name);
         (|| -> io::Result<()> {
             self.injected("save")?;
+            // The marker first: one directory fsync below makes both entries durable.
+            let marker = rustix::fs::openat(
+                &dir.fd,
+                unfinished_name(&snapshot.id),
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o600),
+            )?;
+            drop(marker);
             let fd = rustix::fs::openat(
                 &dir.fd,
                 &name,
@@ -295,7 +303,15 @@ impl Journal {
         let fd = open_file(&dir, &name, OFlags::WRONLY | OFlags::APPEND, "snapshot")?;
         (|| -> io::Result<()> {
             self.injected("mark")?;
-            fs::File::from(fd).write_all(&line)
+            fs::File::from(fd).write_all(&line)?;
+            if snapshot.state != State::Applying {
+                match rustix::fs::unlinkat(&dir.fd, unfinished_name(&snapshot.id), AtFlags::empty())
+                {
+                    Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(())
         })()
         .map_err(|e| anyhow::anyhow!("cannot update the snapshot {}: {e}", path.display()))
     }
@@ -307,7 +323,7 @@ impl Journal {
             return Ok(Scan::default());
         };
         let mut scan = Scan::default();
-        for id in snapshot_ids(&dir)? {
+        for id in list_ids(&dir, SNAPSHOT)? {
             match read_snapshot(&dir, &id) {
                 Ok(snapshot) => scan.snapshots.push(snapshot),
                 Err(damaged) => scan.damaged.push(damaged),
@@ -349,21 +365,18 @@ impl Journal {
     }
 
     /// Applies that did not record that they finished (state `applying`), oldest first.
-    /// Run by every plan and apply, so it reads each snapshot's last line and parses the
-    /// whole snapshot only when that line is not a finished state.
+    /// Run by every plan and apply, so it costs one directory listing however many
+    /// snapshots there are: an apply leaves an empty `ID.unfinished` marker beside its
+    /// snapshot until it records a finished state, and only marked snapshots are read
+    /// (a marker whose snapshot says finished, from a crash between the two, is ignored).
+    /// Snapshots of hostperf versions before the marker are found by `rollback` only.
     pub fn interrupted(&self) -> anyhow::Result<Vec<Snapshot>> {
         let Some(dir) = self.snapshots_dir(false)? else {
             return Ok(Vec::new());
         };
         let mut found = Vec::new();
-        for id in snapshot_ids(&dir)? {
-            let Ok(bytes) = read_bytes(&dir, &id) else {
-                continue;
-            };
-            if finished(&bytes) {
-                continue;
-            }
-            if let Ok(snapshot) = parse_snapshot(&id, &bytes)
+        for id in list_ids(&dir, UNFINISHED)? {
+            if let Ok(snapshot) = read_snapshot(&dir, &id)
                 && snapshot.state == State::Applying
             {
                 found.push(snapshot);
@@ -449,6 +462,15 @@ impl Journal {
             Ok(s) => (Some(s), None),
             Err(d) => (None, Some(d)),
         };
+        match rustix::fs::unlinkat(&dir.fd, unfinished_name(id), AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "cannot remove {}: {e}",
+                    dir.path.join(unfinished_name(id)).display()
+                ));
+            }
+        }
         rustix::fs::unlinkat(&dir.fd, &name, AtFlags::empty())
             .and_then(|()| rustix::fs::fsync(&dir.fd))
             .map_err(|e| {
@@ -494,7 +516,7 @@ fn file_name(id: &str) -> anyhow::Result<String> {
             "{id:?} is not a snapshot id; see `hostperf rollback --list`"
         )));
     }
-    Ok(format!("{id}.jsonl"))
+    Ok(format!("{id}{SNAPSHOT}"))
 }
 
 /// Opens a directory (the state directory by path, or `name` below `parent`) with
@@ -621,8 +643,16 @@ struct StateLine {
     state: State,
 }
 
-/// The ids of the snapshot files in `dir`, sorted (oldest first).
-fn snapshot_ids(dir: &Dir) -> anyhow::Result<Vec<String>> {
+/// File suffixes in `snapshots/`: the snapshot, and the marker of an unfinished apply.
+const SNAPSHOT: &str = ".jsonl";
+const UNFINISHED: &str = ".unfinished";
+
+fn unfinished_name(id: &str) -> String {
+    format!("{id}{UNFINISHED}")
+}
+
+/// The ids of the files in `dir` named `ID{suffix}`, sorted (oldest first).
+fn list_ids(dir: &Dir, suffix: &str) -> anyhow::Result<Vec<String>> {
     let mut ids = Vec::new();
     for entry in rustix::fs::Dir::read_from(&dir.fd)
         .map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.path.display()))?
@@ -630,7 +660,7 @@ fn snapshot_ids(dir: &Dir) -> anyhow::Result<Vec<String>> {
         let entry =
             entry.map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.path.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(id) = name.strip_suffix(".jsonl")
+        if let Some(id) = name.strip_suffix(suffix)
             && !name.starts_with('.')
         {
             ids.push(id.to_string());
@@ -638,20 +668,6 @@ fn snapshot_ids(dir: &Dir) -> anyhow::Result<Vec<String>> {
     }
     ids.sort();
     Ok(ids)
-}
-
-/// Whether the last complete line of a snapshot file records a finished state (applied,
-/// reverted, rolled back): then it is no interrupted apply, whatever the rest holds.
-fn finished(bytes: &[u8]) -> bool {
-    let complete = match bytes.iter().rposition(|&b| b == b'\n') {
-        Some(end) => &bytes[..end],
-        None => return false,
-    };
-    let last = match complete.iter().rposition(|&b| b == b'\n') {
-        Some(start) => &complete[start + 1..],
-        None => return false, // only the snapshot line: no state recorded yet
-    };
-    serde_json::from_slice::<StateLine>(last).is_ok_and(|l| l.state != State::Applying)
 }
 
 /// The bytes of one snapshot file, opened and checked like every state file.
@@ -954,6 +970,15 @@ mod tests {
         save("4-forced", &[State::Applied]);
         save("5-reverted", &[State::Reverted]);
         let ids = |v: Vec<Snapshot>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(journal.interrupted().unwrap()),
+            ["2-crashed", "3-undo-failed"]
+        );
+        let snapshots = dir.path().join("state/snapshots");
+        assert!(!snapshots.join("1-done.unfinished").exists());
+        assert!(snapshots.join("2-crashed.unfinished").exists());
+        // A crash between recording `applied` and removing the marker: still finished.
+        std::fs::write(snapshots.join("4-forced.unfinished"), "").unwrap();
         assert_eq!(
             ids(journal.interrupted().unwrap()),
             ["2-crashed", "3-undo-failed"]
