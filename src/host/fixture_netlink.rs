@@ -9,7 +9,9 @@
 //!   without the ethtool operation; only the parameters listed are reported ("n/a" otherwise);
 //! - setting a parameter to its current value succeeds without asking the driver (the
 //!   kernel's "nothing to change" shortcut); a listed `set: ERRNO` fails every other value
-//!   (a driver that reports a parameter but refuses to set it); an unlisted coalesce
+//!   (a driver that reports a parameter but refuses to set it), `set: ignored` answers
+//!   success and keeps the value (what virtio_net does with adaptive-rx when the device lacks
+//!   per-queue coalescing); an unlisted coalesce
 //!   parameter is EINVAL ("cannot modify an unsupported parameter"); a count above `max` is
 //!   EINVAL;
 //! - a channels change adds or removes the `queues/rx-N`, `queues/tx-N` directories in the
@@ -49,6 +51,8 @@ pub const DESCRIPTION: &str = "netlink.yaml";
 pub const STATE: &str = "netlink-state.json";
 
 const TC_H_ROOT: u32 = 0xFFFF_FFFF;
+/// `set: ignored`: the driver answers success and changes nothing.
+const IGNORED: &str = "ignored";
 
 /// A fixture's netlink world: the qdisc kinds its kernel has and its devices.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +90,9 @@ pub struct Param {
     pub value: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<u32>,
-    /// An errno name (EOPNOTSUPP, EINVAL, EBUSY, ...) or number.
+    /// What the driver answers when asked to change it: an errno name (EOPNOTSUPP, EINVAL,
+    /// EBUSY, ...) or number; or `ignored`: it answers success and keeps the value (virtio_net
+    /// with adaptive-rx and no per-queue coalescing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set: Option<String>,
 }
@@ -136,7 +142,9 @@ impl TryFrom<ParamIn> for Param {
             ParamIn::Long { value, max, set } => (value, max, set),
             ParamIn::Short(value) => (value, None, None),
         };
-        if let Some(name) = &set {
+        if let Some(name) = &set
+            && name != IGNORED
+        {
             errno(name)?;
         }
         Ok(Param {
@@ -395,6 +403,9 @@ impl FixtureNetlink {
         if p.value == value {
             return Ok(()); // nothing to change: the kernel does not call the driver
         }
+        if p.set.as_deref() == Some(IGNORED) {
+            return Ok(());
+        }
         if let Some(name) = &p.set {
             let errno = errno(name).unwrap_or(libc::EOPNOTSUPP);
             return Err(fail(
@@ -599,11 +610,12 @@ impl FixtureNetlink {
     }
 }
 
-fn no_op(group: &str) -> NlError {
-    fail(
-        libc::EOPNOTSUPP,
-        format!("the driver does not implement the ethtool {group} operation"),
-    )
+/// A driver without the ethtool operation: EOPNOTSUPP, as the kernel answers (no text).
+fn no_op(_group: &str) -> NlError {
+    NlError {
+        errno: libc::EOPNOTSUPP,
+        message: None,
+    }
 }
 
 fn group_of<'a>(device: &'a Device, group: &str) -> Result<&'a BTreeMap<String, Param>, NlError> {

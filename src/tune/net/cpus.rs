@@ -120,6 +120,32 @@ pub fn format_mask(set: &CpuSet) -> String {
     out
 }
 
+/// The mask as the kernel prints it for `nr_cpu_ids` CPUs (`%*pb`): every 32-bit group,
+/// zero-padded, the leading one to the digits the CPU count needs ("00000000,00000001" on a
+/// 64-CPU host, "3" on a 2-CPU one), so that a value written back reads the same.
+pub fn format_mask_width(set: &CpuSet, nr_cpu_ids: u32) -> String {
+    let need = set.iter().next_back().map_or(0, |m| m + 1).max(nr_cpu_ids).max(1);
+    let digits = need.div_ceil(4) as usize;
+    let compact = format_mask(set).replace(',', "");
+    let padded = format!("{compact:0>digits$}");
+    let mut groups: Vec<&str> = Vec::new();
+    let mut end = padded.len();
+    while end > 0 {
+        let start = end.saturating_sub(8);
+        groups.push(&padded[start..end]);
+        end = start;
+    }
+    groups.reverse();
+    groups.join(",")
+}
+
+/// The number of CPU ids the kernel has room for (nr_cpu_ids): one past the highest
+/// possible CPU, from /sys/devices/system/cpu/possible.
+pub fn nr_cpu_ids(host: &Host) -> Option<u32> {
+    let text = host.read_string("/sys/devices/system/cpu/possible").ok()?;
+    parse_list(&text).ok()?.iter().next_back().map(|m| m + 1)
+}
+
 /// A mask in the form used for comparing: parsed as a bitmap and written back canonically,
 /// so "00000000,0000000F", "f" and "0xf" are one value. Text that is not a mask stays as it
 /// is (whitespace trimmed), so validation can say what is wrong with it.
@@ -361,6 +387,19 @@ mod tests {
         assert_eq!(parse_mask(&text).unwrap(), big);
         let high: CpuSet = [1027].into_iter().collect();
         assert_eq!(parse_mask(&format_mask(&high)).unwrap(), high);
+    }
+
+    #[test]
+    fn masks_are_written_as_wide_as_the_kernel_prints_them() {
+        let one: CpuSet = [0].into_iter().collect();
+        assert_eq!(format_mask_width(&one, 64), "00000000,00000001");
+        assert_eq!(format_mask_width(&one, 2), "1");
+        assert_eq!(format_mask_width(&one, 8), "01");
+        assert_eq!(format_mask_width(&CpuSet::new(), 16), "0000");
+        assert_eq!(format_mask_width(&(0..40).collect(), 40), "ff,ffffffff");
+        let high: CpuSet = [35].into_iter().collect();
+        assert_eq!(format_mask_width(&high, 4), "8,00000000", "never narrower than the set");
+        assert_eq!(parse_mask(&format_mask_width(&one, 1024)).unwrap(), one);
     }
 
     #[test]

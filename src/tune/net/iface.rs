@@ -219,20 +219,21 @@ pub fn queue_irqs(host: &Host, iface: &str) -> Vec<QueueIrq> {
         .read_string(format!("/sys/class/net/{iface}/device/nodename"))
         .ok()
         .and_then(|n| n.trim().rsplit('/').next().map(|id| format!("vif{id}")));
+    // The PCI function under the device (itself, or the one a virtio device sits on): the
+    // last PCI address in /sys/class/net/IF's link into /sys/devices.
     let parent_pci = host
-        .read_link(format!("/sys/class/net/{iface}/device/.."))
+        .read_link(format!("/sys/class/net/{iface}"))
         .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .filter(|n| is_pci_address(n));
+        .and_then(|p| {
+            p.components()
+                .filter_map(|c| c.as_os_str().to_str().map(str::to_string))
+                .filter(|n| is_pci_address(n))
+                .last()
+        });
     let mut prefixes: Vec<&str> = vec![iface];
     prefixes.extend(device.as_deref());
     prefixes.extend(vif.as_deref());
-    let addresses: Vec<&str> = device
-        .as_deref()
-        .filter(|d| is_pci_address(d))
-        .into_iter()
-        .chain(parent_pci.as_deref())
-        .collect();
+    let addresses: Vec<&str> = parent_pci.as_deref().into_iter().collect();
     // Where the owner's name ends in an action name: "eth0-TxRx-0", "virtio2-input.0",
     // "vif0-q0-tx", Intel's "i40e-eth0-TxRx-0"; 0 for a name that carries the PCI address
     // ("mlx5_comp0@pci:0000:81:00.0").

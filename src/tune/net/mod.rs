@@ -200,8 +200,17 @@ impl NetKnob {
     pub fn write(&self, host: &Host, value: &str) -> Result<(), TuneError> {
         let wanted = self.normalize(value);
         if let Some(path) = self.file() {
-            // Masks go out in the kernel's 32-bit groups (normalize wrote them so).
-            host.write_all_once(&path, format!("{wanted}\n").as_bytes())
+            // Masks go out in the kernel's 32-bit groups, as wide as it prints them.
+            let text = match self {
+                NetKnob::RpsCpus { .. } | NetKnob::XpsCpus { .. } => {
+                    match (cpus::parse_mask(&wanted), cpus::nr_cpu_ids(host)) {
+                        (Ok(set), Some(n)) => cpus::format_mask_width(&set, n),
+                        _ => wanted.clone(),
+                    }
+                }
+                _ => wanted.clone(),
+            };
+            host.write_all_once(&path, format!("{text}\n").as_bytes())
                 .map_err(|e| self.file_error(e, Some(&wanted)))?;
         } else if let NetKnob::RootQdisc { iface, restore } = self {
             return self.write_qdisc(host, iface, restore.as_deref(), &wanted);
@@ -302,7 +311,7 @@ impl NetKnob {
     pub fn driver_refuses(&self, host: &Host, value: &str) -> Option<String> {
         let (iface, param) = self.ethtool_param()?;
         let n = ethtool::parse(param, value)?;
-        driver::refuses(host, iface, param, n).map(|why| format!("{self}: {why}"))
+        driver::refuses(host, iface, param, n)
     }
 
     /// Checks, without writing, that `value` is one this knob can take on this host: the
