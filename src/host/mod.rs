@@ -58,9 +58,11 @@ struct NetState {
 #[derive(Debug, Default)]
 pub struct NetCache {
     /// The names under /sys/class/net.
-    pub interfaces: Option<Vec<String>>,
+    pub interfaces: Option<Arc<Vec<String>>>,
     /// Every qdisc of the namespace from one RTM_GETQDISC dump, by interface index.
-    pub qdiscs: Option<std::collections::HashMap<i32, Vec<netlink::TcQdisc>>>,
+    pub qdiscs: Option<Arc<std::collections::HashMap<i32, Vec<netlink::TcQdisc>>>>,
+    /// The numbered lines of /proc/interrupts as (irq, chip, action names).
+    pub interrupts: Option<Arc<Vec<(u32, String, Vec<String>)>>>,
 }
 
 /// An I/O failure, always with the path it concerns.

@@ -476,22 +476,24 @@ impl Builder {
             };
             self.push(host, sel, knob, text(e), e)?;
         }
-        let rx = queue_count(host, name, "rx", &channel_target);
-        let tx = queue_count(host, name, "tx", &channel_target);
-        let wants_cpus = [&w.rps_cpus, &w.xps_cpus, &w.irq_affinity]
-            .iter()
-            .any(|e| e.is_some());
-        if !wants_cpus {
-            if let Some(e) = &w.rps_flow_cnt {
-                self.flow_counts(host, sel, &iface, &rx, e)?;
-            }
-            return Ok(0);
-        }
-        let irqs = iface::queue_irqs(host, name);
-        let spread_irqs = w.irq_affinity.as_ref().is_some_and(|e| text(e) == "spread");
-        let placed = self.queue_cpus(host, name, &irqs, spread_irqs)?;
+        let (rx_now, tx_now) = iface::rx_tx_queues(host, name);
+        let rx = queue_count(host, name, "rx", rx_now, &channel_target);
+        let tx = queue_count(host, name, "tx", tx_now, &channel_target);
+        // Interrupts and the CPU topology only when something is spread or pinned.
+        let spread = |e: &Option<Entry>| e.as_ref().is_some_and(|e| text(e) == "spread");
+        let irqs = if w.irq_affinity.is_some() || spread(&w.rps_cpus) || spread(&w.xps_cpus) {
+            iface::queue_irqs(host, name)
+        } else {
+            Vec::new()
+        };
+        let spread_irqs = spread(&w.irq_affinity);
+        let placed = if w.irq_affinity.is_some() || spread(&w.rps_cpus) || spread(&w.xps_cpus) {
+            Some(self.queue_cpus(host, name, &irqs, spread_irqs)?)
+        } else {
+            None
+        };
         if let Some(e) = &w.rps_cpus {
-            let masks = self.rps_masks(host, name, &text(e), &rx, &placed)?;
+            let masks = self.rps_masks(host, name, &text(e), &rx, placed.as_ref())?;
             for (q, mask) in rx.iter().zip(masks) {
                 self.push(
                     host,
@@ -514,7 +516,7 @@ impl Builder {
                     "{name}: xps_cpus left alone: with a single tx queue the kernel has no queue to choose (Documentation/networking/scaling.rst)"
                 ));
             } else {
-                let masks = self.xps_masks(host, name, &text(e), &tx, &placed)?;
+                let masks = self.xps_masks(host, name, &text(e), &tx, placed.as_ref())?;
                 for (q, mask) in tx.iter().zip(masks) {
                     self.push(
                         host,
@@ -542,7 +544,7 @@ impl Builder {
                     return Err(why);
                 }
             }
-            for (irq, cpu) in &placed.irqs {
+            for (irq, cpu) in placed.iter().flat_map(|p| &p.irqs) {
                 let list = if spread_irqs {
                     cpu.to_string()
                 } else {
@@ -604,19 +606,25 @@ impl Builder {
         name: &str,
         value: &str,
         rx: &[u32],
-        placed: &QueueCpus,
+        placed: Option<&QueueCpus>,
     ) -> Result<Vec<String>, String> {
-        let node = cpus::nic_node(host, name);
-        let topology = self.topology(host)?;
-        Ok(match value {
-            "spread" if rx.len() >= topology.local_cores(node) => vec!["0".into(); rx.len()],
-            "spread" => rx
-                .iter()
-                .map(|q| cpus::format_mask(&topology.same_node(placed.cpu(*q))))
-                .collect(),
-            "all" => vec![cpus::format_mask(&topology.local(node)); rx.len()],
-            "none" | "off" => vec!["0".into(); rx.len()],
-            mask => vec![mask.to_string(); rx.len()],
+        Ok(match (value, placed) {
+            ("none" | "off", _) => vec!["0".into(); rx.len()],
+            ("spread" | "all", _) => {
+                let node = cpus::nic_node(host, name);
+                let topology = self.topology(host)?;
+                match placed {
+                    Some(_) if value == "spread" && rx.len() >= topology.local_cores(node) => {
+                        vec!["0".into(); rx.len()]
+                    }
+                    Some(placed) if value == "spread" => rx
+                        .iter()
+                        .map(|q| cpus::format_mask(&topology.same_node(placed.cpu(*q))))
+                        .collect(),
+                    _ => vec![cpus::format_mask(&topology.local(node)); rx.len()],
+                }
+            }
+            (mask, _) => vec![mask.to_string(); rx.len()],
         })
     }
 
@@ -629,22 +637,23 @@ impl Builder {
         name: &str,
         value: &str,
         tx: &[u32],
-        placed: &QueueCpus,
+        placed: Option<&QueueCpus>,
     ) -> Result<Vec<String>, String> {
-        let node = cpus::nic_node(host, name);
-        let topology = self.topology(host)?;
-        Ok(match value {
-            "spread" => {
+        Ok(match (value, placed) {
+            ("none" | "off", _) => vec!["0".into(); tx.len()],
+            ("spread", Some(placed)) => {
                 let irq_cpus: Vec<u32> = tx.iter().map(|q| placed.cpu(*q)).collect();
-                topology
+                self.topology(host)?
                     .xps_sets(&irq_cpus)
                     .iter()
                     .map(cpus::format_mask)
                     .collect()
             }
-            "all" => vec![cpus::format_mask(&topology.local(node)); tx.len()],
-            "none" | "off" => vec!["0".into(); tx.len()],
-            mask => vec![mask.to_string(); tx.len()],
+            ("spread" | "all", _) => {
+                let node = cpus::nic_node(host, name);
+                vec![cpus::format_mask(&self.topology(host)?.local(node)); tx.len()]
+            }
+            (mask, _) => vec![mask.to_string(); tx.len()],
         })
     }
 }
@@ -671,8 +680,13 @@ fn resolve_max(host: &Host, knob: &NetKnob, value: &str) -> String {
 
 /// The rx or tx queue indexes steering covers: those the channel settings will leave (rx or
 /// tx plus combined), else the queues present now.
-fn queue_count(host: &Host, name: &str, dir: &str, target: &BTreeMap<&str, u32>) -> Vec<u32> {
-    let present = iface::queues(host, name, dir);
+fn queue_count(
+    host: &Host,
+    name: &str,
+    dir: &str,
+    present: Vec<u32>,
+    target: &BTreeMap<&str, u32>,
+) -> Vec<u32> {
     if target.contains_key(dir) || target.contains_key("combined") {
         let read = |p: &str| {
             target.get(p).copied().or_else(|| {

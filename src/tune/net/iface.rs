@@ -2,6 +2,7 @@
 //! an interface: its queues and its interrupts. Everything is read through the Host.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::host::Host;
 
@@ -49,26 +50,29 @@ impl Selector {
         }
     }
 
-    /// The interfaces this selector picks on `host`, with notes on what it skipped.
+    /// The interfaces this selector picks on `host`, with notes on what it skipped. A name
+    /// is looked up directly; the other selectors go through the run's one listing.
     pub fn resolve(&self, host: &Host) -> Result<(Vec<String>, Vec<String>), String> {
-        let all = list(host)?;
         let mut notes = Vec::new();
         let picked: Vec<String> = match self {
             Selector::Name(name) => {
-                if !all.contains(name) {
+                if !exists(host, name) {
                     return Err(format!(
                         "no interface named {name} (this host has: {})",
-                        all.join(", ")
+                        list(host)?.join(", ")
                     ));
                 }
                 vec![name.clone()]
             }
             Selector::Glob(pattern) => {
-                let matched: Vec<String> =
-                    all.iter().filter(|i| glob(pattern, i)).cloned().collect();
+                let matched: Vec<String> = list(host)?
+                    .iter()
+                    .filter(|i| glob(pattern, i))
+                    .cloned()
+                    .collect();
                 physical_only(host, matched, &mut notes)
             }
-            Selector::Driver(driver) => all
+            Selector::Driver(driver) => list(host)?
                 .iter()
                 .filter(|i| driver_of(host, i).as_deref() == Some(driver.as_str()))
                 .cloned()
@@ -104,17 +108,18 @@ fn physical_only(host: &Host, ifaces: Vec<String>, notes: &mut Vec<String>) -> V
 }
 
 /// Interface names on the host, sorted; listed once per run (the Host's network cache).
-pub fn list(host: &Host) -> Result<Vec<String>, String> {
+pub fn list(host: &Host) -> Result<Arc<Vec<String>>, String> {
     if let Some(names) = &host.net_cache().interfaces {
-        return Ok(names.clone());
+        return Ok(Arc::clone(names));
     }
-    let names: Vec<String> = host
-        .list_dir("/sys/class/net")
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter(|n| n != "bonding_masters")
-        .collect();
-    host.net_cache().interfaces = Some(names.clone());
+    let names: Arc<Vec<String>> = Arc::new(
+        host.list_dir("/sys/class/net")
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|n| n != "bonding_masters")
+            .collect(),
+    );
+    host.net_cache().interfaces = Some(Arc::clone(&names));
     Ok(names)
 }
 
@@ -159,14 +164,24 @@ pub fn default_route(host: &Host) -> Result<Vec<String>, String> {
 
 /// Queue indexes of `iface` with prefix "rx" or "tx", ascending.
 pub fn queues(host: &Host, iface: &str, prefix: &str) -> Vec<u32> {
-    let mut q: Vec<u32> = host
+    let (rx, tx) = rx_tx_queues(host, iface);
+    if prefix == "rx" { rx } else { tx }
+}
+
+/// The rx and the tx queue indexes of `iface`, ascending, from one listing.
+pub fn rx_tx_queues(host: &Host, iface: &str) -> (Vec<u32>, Vec<u32>) {
+    let names = host
         .list_dir(format!("/sys/class/net/{iface}/queues"))
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|n| n.strip_prefix(prefix)?.strip_prefix('-')?.parse().ok())
-        .collect();
-    q.sort_unstable();
-    q
+        .unwrap_or_default();
+    let pick = |prefix: &str| {
+        let mut q: Vec<u32> = names
+            .iter()
+            .filter_map(|n| n.strip_prefix(prefix)?.strip_prefix('-')?.parse().ok())
+            .collect();
+        q.sort_unstable();
+        q
+    };
+    (pick("rx"), pick("tx"))
 }
 
 /// What a queue interrupt serves.
@@ -252,7 +267,7 @@ pub fn queue_irqs(host: &Host, iface: &str) -> Vec<QueueIrq> {
     };
     let mut found: Vec<(QueueIrq, bool)> = Vec::new();
     let lines = interrupt_lines(host);
-    for (irq, chip, names) in &lines {
+    for (irq, chip, names) in lines.iter() {
         let chip_is_ours = addresses.iter().any(|a| chip.contains(a));
         let mut matched = false;
         for name in names {
@@ -361,23 +376,29 @@ fn is_control(name: &str) -> bool {
 /// 409600-edge enp0s25`), chip, hwirq and trigger on arm64 (`ITS-MSI 81921 Edge
 /// eth0-Tx-Rx-0`), and the split Xen chip (`xen-dyn -event vif0-q0-tx`). Shared IRQs list
 /// several names separated by ", ".
-pub fn interrupt_lines(host: &Host) -> Vec<(u32, String, Vec<String>)> {
-    let Some(table) = host
+/// Read once per run (the Host's network cache).
+pub fn interrupt_lines(host: &Host) -> Arc<Vec<(u32, String, Vec<String>)>> {
+    if let Some(lines) = &host.net_cache().interrupts {
+        return Arc::clone(lines);
+    }
+    let lines: Arc<Vec<(u32, String, Vec<String>)>> = Arc::new(host
         .read("/proc/interrupts")
         .ok()
         .and_then(|bytes| crate::parse::parse_interrupts(&bytes).ok())
-    else {
-        return Vec::new();
-    };
-    table
-        .rows
-        .iter()
-        .filter_map(|row| {
-            let irq = row.id.parse::<u32>().ok()?;
-            let (chip, names) = split_description(&row.desc);
-            Some((irq, chip, names))
+        .map(|table| {
+            table
+                .rows
+                .iter()
+                .filter_map(|row| {
+                    let irq = row.id.parse::<u32>().ok()?;
+                    let (chip, names) = split_description(&row.desc);
+                    Some((irq, chip, names))
+                })
+                .collect()
         })
-        .collect()
+        .unwrap_or_default());
+    host.net_cache().interrupts = Some(Arc::clone(&lines));
+    lines
 }
 
 /// The chip and the action names of a /proc/interrupts description (what follows the

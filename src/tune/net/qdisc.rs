@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::host::netlink::{self as nl, Msg, NlError, Socket, TcQdisc};
 use crate::host::{Host, NetlinkBackend};
@@ -307,9 +307,9 @@ fn unhex(text: &str) -> Result<Vec<u8>, NlError> {
 
 /// Every qdisc of the namespace by interface index, from one dump per run (the kernel
 /// ignores the interface in a qdisc dump request and sends every device's qdiscs anyway).
-fn live_dump(host: &Host) -> Result<HashMap<i32, Vec<TcQdisc>>, NlError> {
+fn live_dump(host: &Host) -> Result<Arc<HashMap<i32, Vec<TcQdisc>>>, NlError> {
     if let Some(all) = &host.net_cache().qdiscs {
-        return Ok(all.clone());
+        return Ok(Arc::clone(all));
     }
     let mut sock = host.netlink(libc::NETLINK_ROUTE)?;
     let mut msg = Msg::dump(RTM_GETQDISC, &tcmsg(0, 0));
@@ -338,7 +338,8 @@ fn live_dump(host: &Host) -> Result<HashMap<i32, Vec<TcQdisc>>, NlError> {
         });
         Ok(())
     })?;
-    host.net_cache().qdiscs = Some(all.clone());
+    let all = Arc::new(all);
+    host.net_cache().qdiscs = Some(Arc::clone(&all));
     Ok(all)
 }
 
@@ -348,7 +349,7 @@ fn dump(host: &Host, iface: &str) -> Result<Vec<TcQdisc>, NlError> {
         NetlinkBackend::Fixture(double) => double.qdisc_dump(iface),
         _ => {
             let index = ifindex(iface)?;
-            Ok(live_dump(host)?.remove(&index).unwrap_or_default())
+            Ok(live_dump(host)?.get(&index).cloned().unwrap_or_default())
         }
     }
 }
