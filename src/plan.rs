@@ -121,8 +121,8 @@ impl Plan {
             .network
             .expand_full(host, purpose == Purpose::Apply)
             .map_err(|e| {
-            crate::exit::UsageError::new(format!("profile {}: network: {e}", profile.name))
-        })?;
+                crate::exit::UsageError::new(format!("profile {}: network: {e}", profile.name))
+            })?;
         items.extend(
             network
                 .settings

@@ -150,7 +150,10 @@ fn spread_uses_the_nics_numa_node_for_irqs_rps_and_xps() {
     fs::create_dir_all(tmp.path().join("run/irqbalance")).unwrap();
     fs::write(tmp.path().join("run/irqbalance/irqbalance812.sock"), "").unwrap();
     let quick = net.expand_full(&host, false).unwrap().warnings;
-    assert!(quick.iter().any(|w| w.contains("irqbalance is running")), "{quick:?}");
+    assert!(
+        quick.iter().any(|w| w.contains("irqbalance is running")),
+        "{quick:?}"
+    );
 }
 
 #[test]

@@ -128,17 +128,19 @@ fn tree(ns: &Netns) -> String {
 /// replaying the options the kernel reported.
 #[test]
 fn an_mq_tree_keeps_its_root_and_rollback_restores_child_parameters() {
-    let Some(ns) = veth_namespace("an_mq_tree_keeps_its_root_and_rollback_restores_child_parameters")
+    let Some(ns) =
+        veth_namespace("an_mq_tree_keeps_its_root_and_rollback_restores_child_parameters")
     else {
         return;
     };
-    ns.sh(
-        "tc qdisc replace dev v0 root handle 10: mq \
+    ns.sh("tc qdisc replace dev v0 root handle 10: mq \
          && tc qdisc replace dev v0 parent 10:1 pfifo limit 50 \
-         && tc qdisc replace dev v0 parent 10:2 pfifo limit 70",
-    );
+         && tc qdisc replace dev v0 parent 10:2 pfifo limit 70");
     let before = tree(&ns);
-    assert!(before.contains("limit 50p") && before.contains("limit 70p"), "{before}");
+    assert!(
+        before.contains("limit 50p") && before.contains("limit 70p"),
+        "{before}"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let state_dir = tmp.path().join("state");
     let state_dir = state_dir.to_str().unwrap();
@@ -159,7 +161,10 @@ fn an_mq_tree_keeps_its_root_and_rollback_restores_child_parameters() {
     let apply = ns.hostperf(&["apply", "--file", &profile, "--state-dir", state_dir]);
     assert_eq!(apply.status.code(), Some(0), "{}", text(&apply));
     let after = tree(&ns);
-    assert!(after.contains("qdisc mq root"), "mq stays the root: {after}");
+    assert!(
+        after.contains("qdisc mq root"),
+        "mq stays the root: {after}"
+    );
     assert_eq!(after.matches("qdisc bfifo").count(), 4, "{after}");
     let check = ns.hostperf(&["check", "--file", &profile]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check));

@@ -113,7 +113,12 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     }
     let rows: Vec<ChangedRow> = changes
         .iter()
-        .filter(|c| !applied.skipped.iter().any(|s| s.setting == c.knob.to_string()))
+        .filter(|c| {
+            !applied
+                .skipped
+                .iter()
+                .any(|s| s.setting == c.knob.to_string())
+        })
         .map(|c| ChangedRow {
             setting: c.knob.to_string(),
             from: c

@@ -221,7 +221,11 @@ fn errno(name: &str) -> Result<i32, String> {
         "ENOSPC" => libc::ENOSPC,
         other => match other.parse::<i32>() {
             Ok(n) if n > 0 => n,
-            _ => return Err(format!("{other:?} is not an errno name (EOPNOTSUPP, EINVAL, ...)")),
+            _ => {
+                return Err(format!(
+                    "{other:?} is not an errno name (EOPNOTSUPP, EINVAL, ...)"
+                ));
+            }
         },
     })
 }
@@ -285,7 +289,10 @@ impl FixtureNetlink {
                 q.children = Children::Each(vec![child.clone(); n]);
             }
         }
-        *double.state.lock().map_err(|_| "fixture state lock poisoned")? = state;
+        *double
+            .state
+            .lock()
+            .map_err(|_| "fixture state lock poisoned")? = state;
         Ok(Some(double))
     }
 
@@ -314,7 +321,9 @@ impl FixtureNetlink {
         let mut text = serde_json::to_vec_pretty(state)
             .map_err(|e| fail(libc::EIO, format!("{}: {e}", path.display())))?;
         text.push(b'\n');
-        let tmp = self.root.join(format!(".{STATE}.tmp-{}", std::process::id()));
+        let tmp = self
+            .root
+            .join(format!(".{STATE}.tmp-{}", std::process::id()));
         std::fs::write(&tmp, &text)
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(|e| NlError {
@@ -451,7 +460,10 @@ impl FixtureNetlink {
         }
         let io = |e: std::io::Error| NlError {
             errno: e.raw_os_error().unwrap_or(libc::EIO),
-            message: Some(format!("resizing the fixture queues under {}", dir.display())),
+            message: Some(format!(
+                "resizing the fixture queues under {}",
+                dir.display()
+            )),
         };
         for (prefix, want) in [("rx", rx), ("tx", tx)] {
             let have = self.queue_indexes(iface, prefix);
@@ -473,10 +485,9 @@ impl FixtureNetlink {
                     let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
                     let name = entry.file_name();
                     let initial = match name.to_str() {
-                        Some("rps_cpus") | Some("xps_cpus") => text.replace(
-                            |c: char| c.is_ascii_hexdigit(),
-                            "0",
-                        ),
+                        Some("rps_cpus") | Some("xps_cpus") => {
+                            text.replace(|c: char| c.is_ascii_hexdigit(), "0")
+                        }
                         Some("rps_flow_cnt") | Some("tx_maxrate") => "0\n".to_string(),
                         _ => text,
                     };
@@ -587,7 +598,10 @@ impl FixtureNetlink {
     /// RTM_DELQDISC of the root: the kernel attaches the device's default again.
     pub fn qdisc_delete(&self, iface: &str, parent: u32) -> Result<(), NlError> {
         if parent != TC_H_ROOT {
-            return Err(fail(libc::EINVAL, "only the root qdisc can be deleted here"));
+            return Err(fail(
+                libc::EINVAL,
+                "only the root qdisc can be deleted here",
+            ));
         }
         let default = self.default_qdisc();
         let tx = self.tx_queues(iface);
@@ -651,7 +665,11 @@ mod tests {
         for q in ["rx-0", "rx-1", "tx-0", "tx-1"] {
             let d = dir.path().join("sys/class/net/eth0/queues").join(q);
             std::fs::create_dir_all(&d).unwrap();
-            let file = if q.starts_with("rx") { "rps_cpus" } else { "xps_cpus" };
+            let file = if q.starts_with("rx") {
+                "rps_cpus"
+            } else {
+                "xps_cpus"
+            };
             std::fs::write(d.join(file), "00000003\n").unwrap();
         }
         dir
@@ -666,15 +684,26 @@ mod tests {
         let got = nl.ethtool_get("eth0", "coalesce").unwrap();
         assert_eq!(got.len(), 2);
         // Same value: fine; another: the driver's errno; unknown: EINVAL; no rings: EOPNOTSUPP.
-        nl.ethtool_set("eth0", "coalesce", "adaptive-rx", 0).unwrap();
-        let e = nl.ethtool_set("eth0", "coalesce", "adaptive-rx", 1).unwrap_err();
+        nl.ethtool_set("eth0", "coalesce", "adaptive-rx", 0)
+            .unwrap();
+        let e = nl
+            .ethtool_set("eth0", "coalesce", "adaptive-rx", 1)
+            .unwrap_err();
         assert_eq!(e.errno, libc::EOPNOTSUPP);
         assert_eq!(
-            nl.ethtool_set("eth0", "coalesce", "tx-usecs", 8).unwrap_err().errno,
+            nl.ethtool_set("eth0", "coalesce", "tx-usecs", 8)
+                .unwrap_err()
+                .errno,
             libc::EINVAL
         );
-        assert_eq!(nl.ethtool_get("eth0", "rings").unwrap_err().errno, libc::EOPNOTSUPP);
-        assert_eq!(nl.ethtool_get("eth9", "rings").unwrap_err().errno, libc::ENODEV);
+        assert_eq!(
+            nl.ethtool_get("eth0", "rings").unwrap_err().errno,
+            libc::EOPNOTSUPP
+        );
+        assert_eq!(
+            nl.ethtool_get("eth9", "rings").unwrap_err().errno,
+            libc::ENODEV
+        );
         nl.ethtool_set("eth0", "coalesce", "rx-usecs", 8).unwrap();
         assert!(dir.path().join(STATE).exists());
         let again = FixtureNetlink::load(dir.path()).unwrap().unwrap();
@@ -686,9 +715,15 @@ mod tests {
     fn channels_resize_queues_and_mq_children() {
         let dir = root(YAML);
         let nl = FixtureNetlink::load(dir.path()).unwrap().unwrap();
-        assert_eq!(nl.qdisc_dump("eth0").unwrap().len(), 3, "mq and two children");
         assert_eq!(
-            nl.ethtool_set("eth0", "channels", "combined", 8).unwrap_err().errno,
+            nl.qdisc_dump("eth0").unwrap().len(),
+            3,
+            "mq and two children"
+        );
+        assert_eq!(
+            nl.ethtool_set("eth0", "channels", "combined", 8)
+                .unwrap_err()
+                .errno,
             libc::EINVAL
         );
         nl.ethtool_set("eth0", "channels", "combined", 4).unwrap();
@@ -718,7 +753,8 @@ mod tests {
             nl.qdisc_replace("eth0", 2, "mq", None).unwrap_err().errno,
             libc::EOPNOTSUPP
         );
-        nl.qdisc_replace("eth0", TC_H_ROOT, "pfifo_fast", None).unwrap();
+        nl.qdisc_replace("eth0", TC_H_ROOT, "pfifo_fast", None)
+            .unwrap();
         assert_eq!(nl.qdisc_dump("eth0").unwrap().len(), 1);
         nl.qdisc_delete("eth0", TC_H_ROOT).unwrap();
         let dump = nl.qdisc_dump("eth0").unwrap();

@@ -61,9 +61,12 @@ pub struct NetCache {
     pub interfaces: Option<Arc<Vec<String>>>,
     /// Every qdisc of the namespace from one RTM_GETQDISC dump, by interface index.
     pub qdiscs: Option<Arc<std::collections::HashMap<i32, Vec<netlink::TcQdisc>>>>,
-    /// The numbered lines of /proc/interrupts as (irq, chip, action names).
-    pub interrupts: Option<Arc<Vec<(u32, String, Vec<String>)>>>,
+    /// The numbered lines of /proc/interrupts.
+    pub interrupts: Option<Arc<Vec<InterruptLine>>>,
 }
+
+/// One numbered /proc/interrupts line: IRQ, chip, action names.
+pub type InterruptLine = (u32, String, Vec<String>);
 
 /// An I/O failure, always with the path it concerns.
 #[derive(Debug, thiserror::Error)]

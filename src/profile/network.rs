@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::host::Host;
 use crate::host::sysctl::SysctlKey;
-use crate::tune::net::ethtool::{self, Group};
 use crate::tune::net::cpus::{self, Topology};
+use crate::tune::net::ethtool::{self, Group};
 use crate::tune::net::iface::{self, QueueIrq, Selector};
 use crate::tune::net::{NetKnob, qdisc};
 use crate::tune::{Desired, ErrorKind, Knob, Setting};
@@ -400,7 +400,10 @@ impl Builder {
                 placed.push((irq.clone(), cpu));
             }
         }
-        Ok(QueueCpus { irqs: placed, order })
+        Ok(QueueCpus {
+            irqs: placed,
+            order,
+        })
     }
 
     /// Expands one interface's block; returns how many IRQ knobs it added.

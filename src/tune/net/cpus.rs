@@ -71,7 +71,9 @@ pub fn format_list(set: &CpuSet) -> String {
 /// is CPUs 32-39; "f,0" is CPUs 32-35). Leading zeros, upper case, an optional `0x` and the
 /// empty string (no CPU) are accepted.
 pub fn parse_mask(text: &str) -> Result<CpuSet, String> {
-    let bad = |why: &str| format!("{text:?} is not a hex CPU mask (like \"f\" or \"ff,00000000\"): {why}");
+    let bad = |why: &str| {
+        format!("{text:?} is not a hex CPU mask (like \"f\" or \"ff,00000000\"): {why}")
+    };
     let trimmed = text.trim();
     let body = trimmed
         .strip_prefix("0x")
@@ -87,7 +89,9 @@ pub fn parse_mask(text: &str) -> Result<CpuSet, String> {
     }
     for (word, group) in groups.iter().rev().enumerate() {
         if group.is_empty() || group.len() > 8 {
-            return Err(bad("each comma-separated group holds 1 to 8 hex digits (32 CPUs)"));
+            return Err(bad(
+                "each comma-separated group holds 1 to 8 hex digits (32 CPUs)",
+            ));
         }
         let value =
             u32::from_str_radix(group, 16).map_err(|_| bad("only hex digits and commas"))?;
@@ -124,7 +128,12 @@ pub fn format_mask(set: &CpuSet) -> String {
 /// zero-padded, the leading one to the digits the CPU count needs ("00000000,00000001" on a
 /// 64-CPU host, "3" on a 2-CPU one), so that a value written back reads the same.
 pub fn format_mask_width(set: &CpuSet, nr_cpu_ids: u32) -> String {
-    let need = set.iter().next_back().map_or(0, |m| m + 1).max(nr_cpu_ids).max(1);
+    let need = set
+        .iter()
+        .next_back()
+        .map_or(0, |m| m + 1)
+        .max(nr_cpu_ids)
+        .max(1);
     let digits = need.div_ceil(4) as usize;
     let compact = format_mask(set).replace(',', "");
     let padded = format!("{compact:0>digits$}");
@@ -242,7 +251,11 @@ impl Topology {
             if siblings.is_empty() {
                 siblings = list(&format!("{dir}/thread_siblings_list"));
             }
-            let first = siblings.intersection(&online).next().copied().unwrap_or(cpu);
+            let first = siblings
+                .intersection(&online)
+                .next()
+                .copied()
+                .unwrap_or(cpu);
             core_of.insert(cpu, first);
         }
         let primary = core_of
@@ -317,7 +330,10 @@ impl Topology {
     /// else any, the least loaded first (Documentation/networking/scaling.rst, "XPS:
     /// suggested configuration").
     pub fn xps_sets(&self, irq_cpus: &[u32]) -> Vec<CpuSet> {
-        let mut sets: Vec<CpuSet> = irq_cpus.iter().map(|c| [*c].into_iter().collect()).collect();
+        let mut sets: Vec<CpuSet> = irq_cpus
+            .iter()
+            .map(|c| [*c].into_iter().collect())
+            .collect();
         if sets.is_empty() {
             return sets;
         }
@@ -398,7 +414,11 @@ mod tests {
         assert_eq!(format_mask_width(&CpuSet::new(), 16), "0000");
         assert_eq!(format_mask_width(&(0..40).collect(), 40), "ff,ffffffff");
         let high: CpuSet = [35].into_iter().collect();
-        assert_eq!(format_mask_width(&high, 4), "8,00000000", "never narrower than the set");
+        assert_eq!(
+            format_mask_width(&high, 4),
+            "8,00000000",
+            "never narrower than the set"
+        );
         assert_eq!(parse_mask(&format_mask_width(&one, 1024)).unwrap(), one);
     }
 
@@ -439,7 +459,10 @@ mod tests {
         // Two queues with interrupts on CPUs 4 and 5 (node 1).
         let sets = t.xps_sets(&[4, 5]);
         assert!(sets[0].contains(&4) && sets[1].contains(&5));
-        assert!(sets[0].contains(&12), "the SMT sibling of 4 shares its queue");
+        assert!(
+            sets[0].contains(&12),
+            "the SMT sibling of 4 shares its queue"
+        );
         assert!(sets[1].contains(&13));
         let all: CpuSet = sets.iter().flatten().copied().collect();
         assert_eq!(all, t.usable(), "each usable CPU once");

@@ -37,9 +37,11 @@ fn virtio_coalesce(host: &Host, iface: &str, param: Param, value: u32) -> Option
     let features = host.read_string(&path).ok()?;
     let bit = |n: usize| features.trim().as_bytes().get(n) == Some(&b'1');
     let (needed, name, errno) = match param.name {
-        "rx-usecs" | "tx-usecs" if value != 0 => {
-            (VIRTIO_NET_F_NOTF_COAL, "VIRTIO_NET_F_NOTF_COAL", "EOPNOTSUPP")
-        }
+        "rx-usecs" | "tx-usecs" if value != 0 => (
+            VIRTIO_NET_F_NOTF_COAL,
+            "VIRTIO_NET_F_NOTF_COAL",
+            "EOPNOTSUPP",
+        ),
         "rx-frames" if value != 1 => (VIRTIO_NET_F_NOTF_COAL, "VIRTIO_NET_F_NOTF_COAL", "EINVAL"),
         "tx-frames" if value > 1 => (VIRTIO_NET_F_NOTF_COAL, "VIRTIO_NET_F_NOTF_COAL", "EINVAL"),
         "adaptive-rx" if value != 0 => (
@@ -78,15 +80,17 @@ mod tests {
     #[test]
     fn virtio_without_notification_coalescing_refuses_what_it_reports() {
         // This VM's string: bits 52 and 53 clear.
-        let none = virtio(
-            "1100010110111011000000000000010010000000000000000000000000000000\n",
-        );
+        let none = virtio("1100010110111011000000000000010010000000000000000000000000000000\n");
         let host = Host::with_root(none.path());
         let p = |n| param(Group::Coalesce, n).unwrap();
         let why = refuses(&host, "eth0", p("rx-usecs"), 8).unwrap();
         assert!(why.contains("feature bit 53"), "{why}");
         assert!(refuses(&host, "eth0", p("rx-usecs"), 0).is_none());
-        assert!(refuses(&host, "eth0", p("adaptive-rx"), 1).unwrap().contains("bit 52"));
+        assert!(
+            refuses(&host, "eth0", p("adaptive-rx"), 1)
+                .unwrap()
+                .contains("bit 52")
+        );
         assert!(refuses(&host, "eth0", p("adaptive-rx"), 0).is_none());
         assert!(refuses(&host, "eth0", p("rx-frames"), 1).is_none());
         assert!(refuses(&host, "eth0", p("rx-frames"), 8).is_some());

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::host::Host;
+use crate::host::{Host, InterruptLine};
 
 /// How a profile names interfaces: the key of an entry under `network.interfaces`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -242,8 +242,7 @@ pub fn queue_irqs(host: &Host, iface: &str) -> Vec<QueueIrq> {
         .and_then(|p| {
             p.components()
                 .filter_map(|c| c.as_os_str().to_str().map(str::to_string))
-                .filter(|n| is_pci_address(n))
-                .last()
+                .rfind(|n| is_pci_address(n))
         });
     let mut prefixes: Vec<&str> = vec![iface];
     prefixes.extend(device.as_deref());
@@ -358,8 +357,8 @@ fn classify(irq: u32, name: &str, skip: usize) -> (QueueIrq, bool) {
 /// `-mgmnt`, enic `-err`, ...): they carry no packets.
 fn is_control(name: &str) -> bool {
     const CONTROL: &[&str] = &[
-        "config", "async", "lsc", "mbx", "misc", "mgmnt", "mgmt", "ctrl", "ctrlq", "err",
-        "error", "pages", "cmd", "adminq", "aeq", "fw", "other", "event", "unused",
+        "config", "async", "lsc", "mbx", "misc", "mgmnt", "mgmt", "ctrl", "ctrlq", "err", "error",
+        "pages", "cmd", "adminq", "aeq", "fw", "other", "event", "unused",
     ];
     name.split('@')
         .next()
@@ -377,26 +376,27 @@ fn is_control(name: &str) -> bool {
 /// eth0-Tx-Rx-0`), and the split Xen chip (`xen-dyn -event vif0-q0-tx`). Shared IRQs list
 /// several names separated by ", ".
 /// Read once per run (the Host's network cache).
-pub fn interrupt_lines(host: &Host) -> Arc<Vec<(u32, String, Vec<String>)>> {
+pub fn interrupt_lines(host: &Host) -> Arc<Vec<InterruptLine>> {
     if let Some(lines) = &host.net_cache().interrupts {
         return Arc::clone(lines);
     }
-    let lines: Arc<Vec<(u32, String, Vec<String>)>> = Arc::new(host
-        .read("/proc/interrupts")
-        .ok()
-        .and_then(|bytes| crate::parse::parse_interrupts(&bytes).ok())
-        .map(|table| {
-            table
-                .rows
-                .iter()
-                .filter_map(|row| {
-                    let irq = row.id.parse::<u32>().ok()?;
-                    let (chip, names) = split_description(&row.desc);
-                    Some((irq, chip, names))
-                })
-                .collect()
-        })
-        .unwrap_or_default());
+    let lines: Arc<Vec<(u32, String, Vec<String>)>> = Arc::new(
+        host.read("/proc/interrupts")
+            .ok()
+            .and_then(|bytes| crate::parse::parse_interrupts(&bytes).ok())
+            .map(|table| {
+                table
+                    .rows
+                    .iter()
+                    .filter_map(|row| {
+                        let irq = row.id.parse::<u32>().ok()?;
+                        let (chip, names) = split_description(&row.desc);
+                        Some((irq, chip, names))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    );
     host.net_cache().interrupts = Some(Arc::clone(&lines));
     lines
 }
@@ -423,9 +423,9 @@ pub fn split_description(desc: &str) -> (String, Vec<String>) {
                 i += 1;
             }
         } else if w.starts_with('-')
-            || w
-                .split_once('-')
-                .is_some_and(|(n, t)| n.bytes().all(|b| b.is_ascii_digit()) && !n.is_empty() && is_trigger(t))
+            || w.split_once('-').is_some_and(|(n, t)| {
+                n.bytes().all(|b| b.is_ascii_digit()) && !n.is_empty() && is_trigger(t)
+            })
         {
             // "xen-dyn -event", or hwirq-trigger: "409600-edge", "1-edge".
             i += 1;
@@ -452,13 +452,22 @@ pub fn irqbalance_running(host: &Host, thorough: bool) -> bool {
         .list_dir("/run/irqbalance")
         .unwrap_or_default()
         .iter()
-        .filter_map(|n| n.strip_prefix("irqbalance")?.strip_suffix(".sock")?.parse().ok())
+        .filter_map(|n| {
+            n.strip_prefix("irqbalance")?
+                .strip_suffix(".sock")?
+                .parse()
+                .ok()
+        })
         .any(is_irqbalance);
     if by_socket {
         return true;
     }
     let unit = "system.slice/irqbalance.service/cgroup.procs";
-    for cgroup in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"] {
+    for cgroup in [
+        "/sys/fs/cgroup",
+        "/sys/fs/cgroup/unified",
+        "/sys/fs/cgroup/systemd",
+    ] {
         if let Ok(Some(procs)) = host.read_optional(format!("{cgroup}/{unit}"))
             && String::from_utf8_lossy(&procs)
                 .split_whitespace()
@@ -552,18 +561,38 @@ mod tests {
         let cases = [
             ("PCI-MSI-edge      eth0-rx-0", "PCI-MSI-edge", "eth0-rx-0"),
             ("IR-PCI-MSI-edge      eth0", "IR-PCI-MSI-edge", "eth0"),
-            ("IR-PCI-MSI 409600-edge      enp0s25", "IR-PCI-MSI", "enp0s25"),
-            ("ITS-MSI 81921 Edge      eth0-Tx-Rx-0", "ITS-MSI", "eth0-Tx-Rx-0"),
+            (
+                "IR-PCI-MSI 409600-edge      enp0s25",
+                "IR-PCI-MSI",
+                "enp0s25",
+            ),
+            (
+                "ITS-MSI 81921 Edge      eth0-Tx-Rx-0",
+                "ITS-MSI",
+                "eth0-Tx-Rx-0",
+            ),
             ("GICv3  27 Level     arch_timer", "GICv3", "arch_timer"),
             ("xen-dyn    -event     vif0-q0-tx", "xen-dyn", "vif0-q0-tx"),
-            ("xen-dyn-event     eth0-q0-tx", "xen-dyn-event", "eth0-q0-tx"),
-            ("PCI-MSIX-0000:00:03.0   1-edge      virtio2-input.0", "PCI-MSIX-0000:00:03.0", "virtio2-input.0"),
+            (
+                "xen-dyn-event     eth0-q0-tx",
+                "xen-dyn-event",
+                "eth0-q0-tx",
+            ),
+            (
+                "PCI-MSIX-0000:00:03.0   1-edge      virtio2-input.0",
+                "PCI-MSIX-0000:00:03.0",
+                "virtio2-input.0",
+            ),
             ("IR-PCI-MSI 524288-edge", "IR-PCI-MSI", ""),
         ];
         for (desc, chip, name) in cases {
             let (c, names) = split_description(desc);
             assert_eq!(c, chip, "{desc}");
-            assert_eq!(names.first().map(String::as_str).unwrap_or(""), name, "{desc}");
+            assert_eq!(
+                names.first().map(String::as_str).unwrap_or(""),
+                name,
+                "{desc}"
+            );
         }
         let (_, shared) = split_description("IR-IO-APIC  16-fasteoi   ehci_hcd:usb1, mmc0");
         assert_eq!(shared, ["ehci_hcd:usb1", "mmc0"]);
@@ -585,7 +614,10 @@ mod tests {
         assert_eq!(c("virtio2-input.5", 7), (Some(5), Role::Rx));
         assert_eq!(c("virtio2-output.5", 7), (Some(5), Role::Tx));
         assert_eq!(c("vif0-q3-rx", 4), (Some(3), Role::Rx));
-        assert_eq!(c("mlx5_comp12@pci:0000:81:00.0", 0), (Some(12), Role::Combined));
+        assert_eq!(
+            c("mlx5_comp12@pci:0000:81:00.0", 0),
+            (Some(12), Role::Combined)
+        );
         assert_eq!(c("i40e-eth0-TxRx-1", 0), (Some(1), Role::Combined));
         assert_eq!(c("eth0", 4), (None, Role::Combined));
         for control in [

@@ -322,17 +322,20 @@ impl NetKnob {
             |why: String| Err(TuneError::new(ErrorKind::Invalid, format!("{self}: {why}")));
         match self {
             NetKnob::RootQdisc { iface, .. } => {
-                let tree = qdisc::Tree::parse(&value).or_else(|e| invalid(e).map(|_| Default::default()))?;
+                let tree = qdisc::Tree::parse(&value)
+                    .or_else(|e| invalid(e).map(|_| Default::default()))?;
                 for node in tree.root.iter().chain(&tree.children) {
                     check_qdisc(host, &node.kind)
                         .map_err(|e| TuneError::new(e.kind, format!("{self}: {}", e.message)))?;
                 }
                 match qdisc::read(host, iface) {
-                    Ok(current) if current.foreign > 0 && !current.satisfies(&tree) => invalid(format!(
-                        "the root {} has {} qdisc(s) and classes below it that hostperf cannot restore; it will not replace it (remove root_qdisc from the profile, or clear that tree first)",
-                        current.kinds(),
-                        current.foreign
-                    )),
+                    Ok(current) if current.foreign > 0 && !current.satisfies(&tree) => {
+                        invalid(format!(
+                            "the root {} has {} qdisc(s) and classes below it that hostperf cannot restore; it will not replace it (remove root_qdisc from the profile, or clear that tree first)",
+                            current.kinds(),
+                            current.foreign
+                        ))
+                    }
                     _ => Ok(()),
                 }
             }
@@ -365,10 +368,9 @@ impl NetKnob {
                 };
                 if param.max_attr.is_some()
                     && let Ok(max) = self.maximum(host)
+                    && n > max
                 {
-                    if n > max {
-                        return invalid(format!("{n} is more than the device's maximum {max}"));
-                    }
+                    return invalid(format!("{n} is more than the device's maximum {max}"));
                 }
                 Ok(())
             }

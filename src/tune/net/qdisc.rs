@@ -58,9 +58,7 @@ pub fn is_multiqueue(kind: &str) -> bool {
 fn valid_kind(kind: &str) -> bool {
     !kind.is_empty()
         && kind.len() < 16
-        && kind
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && kind.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn valid_options(options: &str) -> bool {
@@ -87,7 +85,9 @@ impl Node {
         if let Some(o) = &options
             && !valid_options(o)
         {
-            return Err(format!("{text:?}: options hold letters, digits and _=.;+- only"));
+            return Err(format!(
+                "{text:?}: options hold letters, digits and _=.;+- only"
+            ));
         }
         Ok(Node {
             kind: kind.to_string(),
@@ -184,7 +184,10 @@ impl Tree {
         }
         match wanted.children.len() {
             0 => true,
-            1 => self.children.iter().all(|c| c.satisfies(&wanted.children[0])),
+            1 => self
+                .children
+                .iter()
+                .all(|c| c.satisfies(&wanted.children[0])),
             _ => {
                 self.children.len() == wanted.children.len()
                     && self
@@ -414,15 +417,13 @@ pub fn write(host: &Host, iface: &str, target: &Tree) -> Result<(), NlError> {
     };
     let current = read(host, iface)?;
     let root_ok = current.root.as_ref().is_some_and(|r| r.satisfies(root));
-    if !root_ok {
-        if let Err(e) = replace(host, iface, TC_H_ROOT, root) {
-            if !matches!(root.kind.as_str(), "mq" | "pfifo_fast" | "noqueue") {
-                return Err(e);
-            }
-            delete_root(host, iface)?;
-            if read(host, iface)?.root.is_none_or(|r| r.kind != root.kind) {
-                return Err(e);
-            }
+    if !root_ok && let Err(e) = replace(host, iface, TC_H_ROOT, root) {
+        if !matches!(root.kind.as_str(), "mq" | "pfifo_fast" | "noqueue") {
+            return Err(e);
+        }
+        delete_root(host, iface)?;
+        if read(host, iface)?.root.is_none_or(|r| r.kind != root.kind) {
+            return Err(e);
         }
     }
     if target.children.is_empty() || !is_multiqueue(&root.kind) {
@@ -470,10 +471,17 @@ pub enum Availability {
 }
 
 /// Whether the host's kernel has `kind`: the fixture's `qdisc_kinds` below a fixture root
-/// (unknown when it does not list them), else the probe.
+/// (unknown when it does not list them); on a live host yes when it is the current
+/// net.core.default_qdisc (the kernel checked it when it was set), else the probe.
 pub fn available_on(host: &Host, kind: &str) -> Availability {
     match host.netlink_backend() {
-        Ok(NetlinkBackend::Live) => available(kind),
+        Ok(NetlinkBackend::Live) => {
+            let current = host.read_string("/proc/sys/net/core/default_qdisc");
+            if current.is_ok_and(|c| c.trim() == kind) {
+                return Availability::Yes;
+            }
+            available(kind)
+        }
         Ok(NetlinkBackend::Fixture(double)) => match double.knows_qdisc(kind) {
             Some(true) => Availability::Yes,
             Some(false) => Availability::No,
@@ -560,7 +568,10 @@ mod tests {
             q(0, 0x8001_0002, "pfifo", Some("0a000000")),
         ]);
         assert_eq!(mixed.full(), "mq:fq,pfifo(0a000000)");
-        assert_eq!(Tree::parse("mq:fq,pfifo(0a000000)").unwrap().children, mixed.children);
+        assert_eq!(
+            Tree::parse("mq:fq,pfifo(0a000000)").unwrap().children,
+            mixed.children
+        );
         let classful = Tree::from_dump(&[
             q(0x0001_0000, TC_H_ROOT, "htb", Some("00")),
             q(0x0010_0000, 0x0001_0010, "pfifo", None),
@@ -577,7 +588,11 @@ mod tests {
         assert_eq!(mq.wanted("mq").unwrap().full(), "mq:fq_codel(0800)");
         let single = Tree::parse("pfifo_fast").unwrap();
         assert_eq!(single.wanted("fq").unwrap().kinds(), "fq");
-        assert!(Tree::parse("fq").unwrap().satisfies(&Tree::parse("fq").unwrap()));
+        assert!(
+            Tree::parse("fq")
+                .unwrap()
+                .satisfies(&Tree::parse("fq").unwrap())
+        );
         assert!(!mq.satisfies(&Tree::parse("mq:fq").unwrap()));
         for bad in ["pfifo:fq", "fq(zz z)", "", "a/b", "fq(01"] {
             assert!(Tree::parse(bad).is_err(), "{bad}");
@@ -586,7 +601,10 @@ mod tests {
 
     #[test]
     fn options_round_trip_as_hex() {
-        assert_eq!(unhex(&hex(&[0, 1, 0xab, 0xff])).unwrap(), [0, 1, 0xab, 0xff]);
+        assert_eq!(
+            unhex(&hex(&[0, 1, 0xab, 0xff])).unwrap(),
+            [0, 1, 0xab, 0xff]
+        );
         assert!(unhex("abc").is_err());
         assert!(unhex("zz").is_err());
     }
