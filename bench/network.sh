@@ -14,10 +14,13 @@
 # script's children and are killed by PID at the end.
 #
 # Usage: bench/network.sh [RUNS]      (root; needs hyperfine, iproute2, time)
+# HOSTPERF_BASELINE=/path/to/an/older/hostperf also times that binary on the same runs, for
+# before/after figures.
 set -euo pipefail
 runs=${1:-30}
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=$here/target/release/hostperf
+base=${HOSTPERF_BASELINE:-}
 export HOSTPERF_PROFILE_DIR=/nonexistent NO_COLOR=1
 
 median() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(" ".join("%.2f" % (x["median"]*1000) for x in r))' "$1"; }
@@ -43,13 +46,16 @@ if [[ ${HOSTPERF_BENCH_INNER:-} == 1 ]]; then
     } >"$work/net.yaml"
     "$bin" check --file "$work/net.yaml" >/dev/null || { echo "check does not pass: the bench measures a passing check"; exit 1; }
     shell="tc qdisc show | grep -c noqueue; grep -H . /sys/class/net/hpb*/tx_queue_len /sys/class/net/hpb*/queues/rx-*/rps_cpus | wc -l"
-    hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/n.json" \
+    extra=()
+    [[ -n $base ]] && extra=(-n "baseline check ($n interfaces)" "$base check --file $work/net.yaml")
+    hyperfine -N --warmup 3 --runs "$runs" -i --export-json "$work/n.json" \
         -n "hostperf check ($n interfaces)" "$bin check --file $work/net.yaml" \
-        -n "tc qdisc show + grep ($n interfaces)" "sh -c '$shell'" >/dev/null
-    read -r hp sh < <(median "$work/n.json")
+        -n "tc qdisc show + grep ($n interfaces)" "sh -c '$shell'" "${extra[@]}" >/dev/null
+    read -r hp sh old < <(median "$work/n.json")
     printf '%-48s %8s ms\n' "hostperf check, $n veth interfaces" "$hp"
     printf '%-48s %8s ms\n' "tc qdisc show + grep of sysfs, $n interfaces" "$sh"
     printf '%-48s %8s\n' "ratio hostperf / shell, $n interfaces" "$(ratio "$hp" "$sh")"
+    [[ -n $base ]] && printf '%-48s %8s ms (ratio to shell %s)\n' "baseline check, $n interfaces" "$old" "$(ratio "$old" "$sh")"
     exit
 fi
 
@@ -89,12 +95,15 @@ printf '%-48s %8s ms\n' "64-CPU fixture: check throughput-profile" "$ct"
 
 # 3. check latency-profile on this host, then with 5,000 sleeping processes.
 live() {
-    hyperfine -N --warmup 3 --runs "$runs" -i --export-json "$work/live.json" \
-        "$bin check latency-profile" >/dev/null
-    local ms rss
-    ms=$(median "$work/live.json")
+    local cmds=("$bin check latency-profile")
+    [[ -n $base ]] && cmds+=("$base check latency-profile")
+    hyperfine -N --warmup 3 --runs "$runs" -i --export-json "$work/live.json" "${cmds[@]}" >/dev/null
+    local ms old rss
+    read -r ms old < <(median "$work/live.json")
     rss=$( { /usr/bin/time -v "$bin" check latency-profile >/dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}' || true)
     printf '%-48s %8s ms, peak RSS %s KiB\n' "check latency-profile (this host, $1)" "$ms" "$rss"
+    [[ -n $base ]] && printf '%-48s %8s ms\n' "baseline check latency-profile ($1)" "$old"
+    return 0
 }
 live "$(ls /proc | grep -c '^[0-9]') processes"
 for ((i = 0; i < 5000; i++)); do

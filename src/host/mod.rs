@@ -63,6 +63,8 @@ pub struct NetCache {
     pub qdiscs: Option<Arc<std::collections::HashMap<i32, Vec<netlink::TcQdisc>>>>,
     /// The numbered lines of /proc/interrupts.
     pub interrupts: Option<Arc<Vec<InterruptLine>>>,
+    /// Interface indexes looked up so far, by name.
+    pub ifindex: std::collections::HashMap<String, i32>,
 }
 
 /// One numbered /proc/interrupts line: IRQ, chip, action names.

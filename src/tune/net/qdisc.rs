@@ -351,10 +351,20 @@ fn dump(host: &Host, iface: &str) -> Result<Vec<TcQdisc>, NlError> {
     match host.netlink_backend()? {
         NetlinkBackend::Fixture(double) => double.qdisc_dump(iface),
         _ => {
-            let index = ifindex(iface)?;
+            let index = cached_ifindex(host, iface)?;
             Ok(live_dump(host)?.get(&index).cloned().unwrap_or_default())
         }
     }
+}
+
+/// [`ifindex`], looked up once per interface and run.
+fn cached_ifindex(host: &Host, iface: &str) -> Result<i32, NlError> {
+    if let Some(index) = host.net_cache().ifindex.get(iface) {
+        return Ok(*index);
+    }
+    let index = ifindex(iface)?;
+    host.net_cache().ifindex.insert(iface.to_string(), index);
+    Ok(index)
 }
 
 /// The tree of `iface`.
@@ -476,8 +486,12 @@ pub enum Availability {
 pub fn available_on(host: &Host, kind: &str) -> Availability {
     match host.netlink_backend() {
         Ok(NetlinkBackend::Live) => {
+            if let Some(known) = probed(kind) {
+                return known;
+            }
             let current = host.read_string("/proc/sys/net/core/default_qdisc");
             if current.is_ok_and(|c| c.trim() == kind) {
+                remember(kind, Availability::Yes);
                 return Availability::Yes;
             }
             available(kind)
@@ -496,19 +510,31 @@ pub fn available_on(host: &Host, kind: &str) -> Availability {
 /// (ENOENT) means the kernel lacks it; any other answer (e.g. mq refusing a single-queue
 /// device) means the kind exists. The namespace dies with the thread.
 pub fn available(kind: &str) -> Availability {
-    static CACHE: OnceLock<Mutex<HashMap<String, Availability>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(a) = cache.lock().ok().and_then(|c| c.get(kind).cloned()) {
-        return a;
+    if let Some(known) = probed(kind) {
+        return known;
     }
     let owned = kind.to_string();
     let result = std::thread::spawn(move || probe_in_new_netns(&owned))
         .join()
         .unwrap_or_else(|_| Availability::Unknown("the probe thread panicked".into()));
-    if let Ok(mut c) = cache.lock() {
-        c.insert(kind.to_string(), result.clone());
-    }
+    remember(kind, result.clone());
     result
+}
+
+/// What this process already knows about the kernel's qdisc kinds.
+fn probes() -> &'static Mutex<HashMap<String, Availability>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Availability>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+fn probed(kind: &str) -> Option<Availability> {
+    probes().lock().ok().and_then(|c| c.get(kind).cloned())
+}
+
+fn remember(kind: &str, answer: Availability) {
+    if let Ok(mut c) = probes().lock() {
+        c.insert(kind.to_string(), answer);
+    }
 }
 
 fn probe_in_new_netns(kind: &str) -> Availability {
