@@ -518,3 +518,69 @@ fn a_root_without_a_device_description_says_how_to_give_one() {
     assert_eq!(rings.1, "skipped");
     assert!(rings.2.contains("netlink.yaml"), "{rings:?}");
 }
+
+/// The write loop through the library: an optional setting the kernel refuses (EINVAL) is
+/// skipped and the rest stays; an I/O fault on the same setting (ENOSPC) is no refusal:
+/// everything is undone and the error is not a usage error (exit 1); a required refusal is
+/// exit 2. (EIO from an IRQ's affinity is a refusal: a managed interrupt.)
+#[test]
+fn the_write_loop_skips_only_refusals_of_optional_settings() {
+    use hostperf::apply::apply_skipping;
+    use hostperf::host::{FaultPlan, Host};
+    use hostperf::journal::Journal;
+    use hostperf::plan::{Plan, Purpose, Targets};
+    use hostperf::profile::Catalog;
+    use hostperf::tune::Knob;
+    use std::collections::HashSet;
+
+    let irq = "/proc/irq/151/smp_affinity_list";
+    let run = |errno: i32, optional: bool| {
+        let h = copy_host("x86-2s-mlx5");
+        let host = Host::with_root(&h.root).with_faults(FaultPlan::new().fail("write", irq, errno));
+        let profile = Catalog::new("/nonexistent")
+            .load("latency-profile")
+            .unwrap();
+        let plan = Plan::build(&host, &profile, &Targets::default(), Purpose::Apply).unwrap();
+        let optional: HashSet<Knob> = plan
+            .items
+            .iter()
+            .filter(|i| optional && i.optional)
+            .filter_map(|i| i.knob.clone())
+            .collect();
+        let before = h.state_of();
+        let journal = Journal::new(&h.state);
+        let result = apply_skipping(
+            &host,
+            &journal,
+            "latency-profile",
+            plan.journal_changes(),
+            &optional,
+        );
+        (h, before, result)
+    };
+    let (h, _, done) = run(libc::EINVAL, true);
+    let done = done.unwrap();
+    assert_eq!(done.skipped.len(), 1, "{:?}", done.skipped);
+    assert!(
+        done.skipped[0].setting.contains("irq 151"),
+        "{:?}",
+        done.skipped
+    );
+    assert_eq!(h.read(irq), "0-63", "left as it was");
+    assert_eq!(
+        h.read("proc/irq/152/smp_affinity_list"),
+        "17",
+        "the rest applied"
+    );
+
+    let (h, before, io) = run(libc::ENOSPC, true);
+    let e = io.unwrap_err();
+    assert_eq!(hostperf::exit::code_for(&e), 1, "{e:#}");
+    same_state(&before, &h.state_of(), "undone after an I/O fault");
+
+    let (h, before, required) = run(libc::EINVAL, false);
+    let e = required.unwrap_err();
+    assert_eq!(hostperf::exit::code_for(&e), 2, "{e:#}");
+    assert!(e.to_string().contains("the host is as it was"), "{e:#}");
+    same_state(&before, &h.state_of(), "undone after a required refusal");
+}
