@@ -176,7 +176,12 @@ pub fn evaluate(host: &Host, setting: Setting, purpose: Purpose) -> PlanItem {
         Ok(Some(v)) => setting.knob.normalize(&v),
         Ok(None) => String::new(),
         Err(e) => {
-            item.action = failure_action(&e, setting.optional);
+            item.action = match &setting.knob {
+                Knob::Net(net) if net.driver_lacks(host, &e) => {
+                    driver_action(e.message, setting.optional)
+                }
+                _ => failure_action(&e, setting.optional),
+            };
             return item;
         }
     };
@@ -206,11 +211,7 @@ pub fn evaluate(host: &Host, setting: Setting, purpose: Purpose) -> PlanItem {
     if let Knob::Net(net) = &setting.knob
         && let Some(why) = net.driver_refuses(host, &target)
     {
-        item.action = if setting.optional {
-            Action::UnsupportedByDriver(why)
-        } else {
-            Action::Unsupported(format!("unsupported by this driver: {why}"))
-        };
+        item.action = driver_action(why, setting.optional);
         return item;
     }
     if purpose == Purpose::Apply
@@ -219,6 +220,16 @@ pub fn evaluate(host: &Host, setting: Setting, purpose: Purpose) -> PlanItem {
         item.action = Action::NeedsPrivilege(why);
     }
     item
+}
+
+/// A NIC setting the driver lacks or will refuse: skipped with that label when optional,
+/// blocking otherwise.
+fn driver_action(why: String, optional: bool) -> Action {
+    if optional {
+        Action::UnsupportedByDriver(why)
+    } else {
+        Action::Unsupported(format!("unsupported by this driver: {why}"))
+    }
 }
 
 fn failure_action(e: &TuneError, optional: bool) -> Action {

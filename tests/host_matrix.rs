@@ -410,6 +410,11 @@ fn plan_predicts_driver_refusals_from_virtio_feature_bits() {
     assert!(usecs.2.contains("feature bit 53"), "{usecs:?}");
     let table = stdout(&h.run(&["plan", "latency-profile"]));
     assert!(table.contains("unsupported by this driver"), "{table}");
+    // A parameter the driver does not report at all (ethtool's n/a) is labelled the same.
+    let rows = plan_rows(&h.run(&["plan", "throughput-profile", "-o", "json"]));
+    let tx = rows.iter().find(|r| r.0 == "eth0 coalesce adaptive-tx").unwrap();
+    assert_eq!(tx.1, "unsupported-by-driver", "{tx:?}");
+    assert!(tx.2.contains("does not report this coalesce parameter"), "{tx:?}");
     // The same device with coalescing: a plain change.
     let coal = copy_host("virtio-2vcpu-coal");
     let rows = plan_rows(&coal.run(&["plan", "latency-profile", "-o", "json"]));

@@ -305,6 +305,22 @@ impl NetKnob {
         }
     }
 
+    /// Whether `e`, from reading this knob, means the driver lacks the setting: an ethtool
+    /// parameter the device does not report (ethtool's "n/a"), or an ethtool operation its
+    /// driver does not implement (EOPNOTSUPP) — not a host without netlink.
+    pub fn driver_lacks(&self, host: &Host, e: &TuneError) -> bool {
+        let Some((iface, param)) = self.ethtool_param() else {
+            return false;
+        };
+        if e.kind != ErrorKind::Unsupported || host.netlink_backend().is_err() {
+            return false;
+        }
+        match ethtool::get(host, iface, param.group) {
+            Ok(values) => !values.contains_key(&param.attr),
+            Err(nl) => nl.errno == libc::EOPNOTSUPP,
+        }
+    }
+
     /// Why the driver will refuse `value` although it reports the parameter, where the
     /// kernel tells beforehand (see [`driver`]); the plan shows such a row as "unsupported
     /// by this driver".
