@@ -17,19 +17,6 @@ use std::process::Output;
 use common::{code, describe, stdout};
 use hostperf::host::FixtureNetlink;
 
-const HOSTS: &[&str] = &[
-    "vm-6.18",
-    "virtio-2vcpu",
-    "virtio-2vcpu-coal",
-    "virtio-8vcpu",
-    "virtio-8vcpu-coal",
-    "arm64-ena",
-    "x86-2s-mlx5",
-    "x86-igb-rxtx",
-    "x86-offline-cpus",
-    "xen-netfront",
-    "x86-e1000e-msi",
-];
 const PROFILES: &[&str] = &["latency-profile", "throughput-profile"];
 
 fn fixture(name: &str) -> PathBuf {
@@ -163,27 +150,66 @@ fn expect(out: &Output, want: i32, what: &str) {
     assert_eq!(code(out), want, "{what}\n{}", describe(out));
 }
 
+/// Plan (no blocking row), apply, check (passes) and rollback (every file and the NIC state
+/// back) of both built-in profiles on one host.
+fn matrix(host: &str) {
+    for profile in PROFILES {
+        let what = format!("{host} {profile}");
+        let h = copy_host(host);
+        let before = h.state_of();
+        let plan = h.run(&["plan", profile, "-o", "json"]);
+        expect(&plan, 0, &what);
+        let blocking: Vec<_> = plan_rows(&plan)
+            .into_iter()
+            .filter(|(_, a, _)| matches!(a.as_str(), "invalid" | "unsupported" | "needs-privilege"))
+            .collect();
+        assert!(blocking.is_empty(), "{what}: blocking rows {blocking:#?}");
+        expect(&h.run(&["apply", profile]), 0, &format!("{what}: apply"));
+        let check = h.run(&["check", profile, "-o", "json"]);
+        expect(&check, 0, &format!("{what}: check after apply"));
+        expect(&h.run(&["rollback"]), 0, &format!("{what}: rollback"));
+        same_state(&before, &h.state_of(), &format!("{what}: after rollback"));
+    }
+}
+
+/// One test per host, so the hosts run in parallel and fail by name.
+macro_rules! hosts {
+    ($($test:ident => $host:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                matrix($host);
+            }
+        )*
+    };
+}
+
+hosts! {
+    matrix_vm_6_18 => "vm-6.18",
+    matrix_virtio_2vcpu => "virtio-2vcpu",
+    matrix_virtio_2vcpu_coal => "virtio-2vcpu-coal",
+    matrix_virtio_8vcpu => "virtio-8vcpu",
+    matrix_virtio_8vcpu_coal => "virtio-8vcpu-coal",
+    matrix_arm64_ena => "arm64-ena",
+    matrix_x86_2s_mlx5 => "x86-2s-mlx5",
+    matrix_x86_igb_rxtx => "x86-igb-rxtx",
+    matrix_x86_offline_cpus => "x86-offline-cpus",
+    matrix_xen_netfront => "xen-netfront",
+    matrix_x86_e1000e_msi => "x86-e1000e-msi",
+}
+
+/// Every directory under tests/fixtures/hosts is in the matrix.
 #[test]
-fn every_host_plans_applies_checks_and_rolls_back_both_builtin_profiles() {
-    for host in HOSTS {
-        for profile in PROFILES {
-            let what = format!("{host} {profile}");
-            let h = copy_host(host);
-            let before = h.state_of();
-            let plan = h.run(&["plan", profile, "-o", "json"]);
-            expect(&plan, 0, &what);
-            let blocking: Vec<_> = plan_rows(&plan)
-                .into_iter()
-                .filter(|(_, a, _)| {
-                    matches!(a.as_str(), "invalid" | "unsupported" | "needs-privilege")
-                })
-                .collect();
-            assert!(blocking.is_empty(), "{what}: blocking rows {blocking:#?}");
-            expect(&h.run(&["apply", profile]), 0, &format!("{what}: apply"));
-            let check = h.run(&["check", profile, "-o", "json"]);
-            expect(&check, 0, &format!("{what}: check after apply"));
-            expect(&h.run(&["rollback"]), 0, &format!("{what}: rollback"));
-            same_state(&before, &h.state_of(), &format!("{what}: after rollback"));
+fn every_fixture_host_is_in_the_matrix() {
+    let me = std::fs::read_to_string(file!()).unwrap();
+    for entry in std::fs::read_dir(fixture("")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            assert!(
+                me.contains(&format!("=> \"{name}\"")),
+                "{name} is not in the matrix"
+            );
         }
     }
 }
@@ -412,9 +438,15 @@ fn plan_predicts_driver_refusals_from_virtio_feature_bits() {
     assert!(table.contains("unsupported by this driver"), "{table}");
     // A parameter the driver does not report at all (ethtool's n/a) is labelled the same.
     let rows = plan_rows(&h.run(&["plan", "throughput-profile", "-o", "json"]));
-    let tx = rows.iter().find(|r| r.0 == "eth0 coalesce adaptive-tx").unwrap();
+    let tx = rows
+        .iter()
+        .find(|r| r.0 == "eth0 coalesce adaptive-tx")
+        .unwrap();
     assert_eq!(tx.1, "unsupported-by-driver", "{tx:?}");
-    assert!(tx.2.contains("does not report this coalesce parameter"), "{tx:?}");
+    assert!(
+        tx.2.contains("does not report this coalesce parameter"),
+        "{tx:?}"
+    );
     // The same device with coalescing: a plain change.
     let coal = copy_host("virtio-2vcpu-coal");
     let rows = plan_rows(&coal.run(&["plan", "latency-profile", "-o", "json"]));
