@@ -4,6 +4,7 @@
 mod apply;
 mod check;
 mod plan;
+mod probe;
 mod profiles;
 mod rollback;
 mod show;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Show(args) => show::run(g, args),
         Command::Diagnose(args) => diagnose::run(g, args),
         Command::Snapshot(args) => diagnose::snapshot(g, args),
+        Command::Probe(args) => probe::run(args),
     }
 }
 
