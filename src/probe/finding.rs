@@ -256,7 +256,10 @@ fn tls_evidence(t: &TargetReport) -> Vec<String> {
         ));
     }
     if let Some(s) = t.clock_skew_seconds {
-        ev.push(format!("server clock {s:+.0} s against ours"));
+        ev.push(format!(
+            "server clock {} s against ours",
+            super::render::signed_secs(s)
+        ));
     }
     ev
 }

@@ -27,6 +27,9 @@ pub const PHASES: [&str; 5] = ["resolve", "connect", "tls", "processing", "trans
 /// A processing time from which the verdict calls the application "slow" rather than "the
 /// larger part" (a common latency budget for an API call; not a published standard).
 pub const SLOW_SERVER: Duration = Duration::from_millis(100);
+/// A median total under which nothing is called slow: on loopback or in one rack, the split
+/// between a 0.1 ms connect and a 0.1 ms answer says nothing about network or application.
+pub const FAST_TOTAL: Duration = Duration::from_millis(5);
 /// Clock skew from which the report warns: minutes of skew make certificates look expired or
 /// not yet valid near their dates and break signed URLs and one-time codes. Date has
 /// one-second resolution, so anything under a few seconds is noise.
@@ -190,7 +193,8 @@ pub struct Series {
     pub requests: u32,
     pub ok: u32,
     pub failed: u32,
-    /// Per phase and `total`, successful requests only.
+    /// Per phase: every request that completed the phase (a 504 still has its connect and
+    /// processing times); `total`: every request that got a response.
     pub phases: BTreeMap<String, Stats>,
     pub tcp: TcpSummary,
     /// Kept-alive series: connections the server closed that had to be opened again.
@@ -204,11 +208,12 @@ impl Series {
         let ok: Vec<&&Attempt> = mine.iter().filter(|a| a.failure.is_none()).collect();
         let mut phases = BTreeMap::new();
         for phase in PHASES {
-            if let Some(s) = Stats::of(ok.iter().filter_map(|a| a.phases.get(phase)).collect()) {
+            if let Some(s) = Stats::of(mine.iter().filter_map(|a| a.phases.get(phase)).collect()) {
                 phases.insert(phase.to_string(), s);
             }
         }
-        if let Some(s) = Stats::of(ok.iter().map(|a| a.total_seconds).collect()) {
+        let answered = mine.iter().filter(|a| a.status.is_some());
+        if let Some(s) = Stats::of(answered.map(|a| a.total_seconds).collect()) {
             phases.insert("total".to_string(), s);
         }
         let mut last: BTreeMap<u32, TcpInfo> = BTreeMap::new();
@@ -295,7 +300,10 @@ impl TlsReport {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FailureGroup {
     pub count: u32,
-    pub connection: ConnKind,
+    /// Of `count`, on new connections and on kept-alive ones (a kept-alive series opens its
+    /// connections first, so a connect or TLS failure shows there too).
+    pub new: u32,
+    pub reused: u32,
     #[serde(flatten)]
     pub failure: Failure,
 }
@@ -303,8 +311,8 @@ pub struct FailureGroup {
 /// The answer to "is it the network or the application?".
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
-    /// `resolve`, `connect`, `tls`, `processing`, `transfer` (where the time goes), or
-    /// `failed` (see `failures`).
+    /// `resolve`, `connect`, `tls`, `processing`, `transfer` (where the time goes), `none`
+    /// (everything under 5 ms), or `failed` (see `failures`).
     pub bottleneck: String,
     pub text: String,
 }
@@ -390,25 +398,33 @@ impl ProbeReport {
     }
 }
 
-/// Groups failures by (series, layer, class, status, alert), first seen first.
+/// Groups failures by (layer, class, status, alert), first seen first.
 pub fn group_failures(attempts: &[Attempt]) -> Vec<FailureGroup> {
     let mut groups: Vec<FailureGroup> = Vec::new();
     for a in attempts {
         let Some(f) = &a.failure else { continue };
         let same = |g: &&mut FailureGroup| {
-            g.connection == a.connection
-                && g.failure.layer == f.layer
+            g.failure.layer == f.layer
                 && g.failure.class == f.class
                 && g.failure.status == f.status
                 && g.failure.alert == f.alert
         };
-        match groups.iter_mut().find(|g| same(g)) {
-            Some(g) => g.count = g.count.saturating_add(1),
-            None => groups.push(FailureGroup {
-                count: 1,
-                connection: a.connection,
-                failure: f.clone(),
-            }),
+        let g = match groups.iter_mut().position(|g| same(&g)) {
+            Some(i) => &mut groups[i],
+            None => {
+                groups.push(FailureGroup {
+                    count: 0,
+                    new: 0,
+                    reused: 0,
+                    failure: f.clone(),
+                });
+                groups.last_mut().expect("just pushed")
+            }
+        };
+        g.count = g.count.saturating_add(1);
+        match a.connection {
+            ConnKind::New => g.new = g.new.saturating_add(1),
+            ConnKind::Reused => g.reused = g.reused.saturating_add(1),
         }
     }
     groups
@@ -449,7 +465,8 @@ pub fn ms(secs: f64) -> String {
 /// kernel's RTT when no connect was timed). The server's own time is processing minus one
 /// round trip. The phase with the largest median is the bottleneck, except that processing
 /// counts as the application's only when the server's own time is at least the round trip
-/// (otherwise the network dominates processing too). Retransmits and keep-alive savings are
+/// (otherwise the network dominates processing too). A median total under 5 ms is "fast",
+/// with no bottleneck named. Retransmits and keep-alive savings are
 /// added as facts.
 pub fn verdict(series: &[Series], failures: &[FailureGroup], fail_over: Option<Duration>) -> Verdict {
     let total_requests: u32 = series.iter().map(|s| s.requests).sum();
@@ -502,7 +519,15 @@ pub fn verdict(series: &[Series], failures: &[FailureGroup], fail_over: Option<D
         .max_by(|a, b| p(a).total_cmp(&p(b)))
         .unwrap_or("processing");
     let server_own = (p("processing") - rtt).max(0.0);
+    let total = main.p50("total").unwrap_or(0.0);
     let mut explain = match bottleneck {
+        _ if total < FAST_TOTAL.as_secs_f64() => {
+            bottleneck = "none";
+            format!(
+                "fast: {} ms in all, neither the network nor the application is slow",
+                ms(total)
+            )
+        }
         "processing" if server_own >= rtt => {
             if p("processing") >= SLOW_SERVER.as_secs_f64() {
                 "the application or its upstream is slow, not the network".to_string()

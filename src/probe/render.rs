@@ -92,7 +92,11 @@ fn target_table(out: &mut String, t: &TargetReport, style: Style) {
         let _ = writeln!(out, "  trust    {trust}; {name}{expired}");
     }
     if let Some(skew) = t.clock_skew_seconds {
-        let _ = writeln!(out, "  clock    server {skew:+.0} s against ours (Date header, 1 s resolution)");
+        let _ = writeln!(
+            out,
+            "  clock    server {} s against ours (Date header, 1 s resolution)",
+            signed_secs(skew)
+        );
     }
     for s in &t.series {
         if s.tcp.connections == 0 {
@@ -115,7 +119,7 @@ fn target_table(out: &mut String, t: &TargetReport, style: Style) {
         }
         let _ = writeln!(out, "{line}");
     }
-    if !t.series.is_empty() {
+    if t.series.iter().any(|s| !s.phases.is_empty()) {
         out.push('\n');
         out.push_str(&phase_table(&t.series, style));
     }
@@ -130,11 +134,12 @@ fn target_table(out: &mut String, t: &TargetReport, style: Style) {
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {} x {} ({}{alert}, {} connection): {}",
+                "  {} x {} ({}{alert}; {} new, {} kept-alive): {}",
                 g.count,
                 f.class,
                 f.layer.as_str(),
-                g.connection.as_str(),
+                g.new,
+                g.reused,
                 f.message
             );
             let _ = writeln!(out, "      cause: {}", f.cause);
@@ -145,6 +150,12 @@ fn target_table(out: &mut String, t: &TargetReport, style: Style) {
         let _ = writeln!(out, "note: {note}");
     }
     let _ = writeln!(out, "\nverdict: {}", t.verdict.text);
+}
+
+/// `+3`, `-120`, `0` (never `-0`).
+pub fn signed_secs(s: f64) -> String {
+    let r = s.round();
+    if r == 0.0 { "0".into() } else { format!("{r:+.0}") }
 }
 
 fn phase_table(series: &[Series], style: Style) -> String {
@@ -243,14 +254,16 @@ fn prometheus(report: &ProbeReport) -> String {
     let mut lines = Vec::new();
     for t in ts {
         for g in &t.failures {
-            lines.push(format!(
-                "{{{},connection=\"{}\",layer=\"{}\",class=\"{}\"}} {}",
-                url(t),
-                g.connection.as_str(),
-                g.failure.layer.as_str(),
-                prom_label(&g.failure.class),
-                g.count
-            ));
+            for (kind, n) in [("new", g.new), ("reused", g.reused)] {
+                if n > 0 {
+                    lines.push(format!(
+                        "{{{},connection=\"{kind}\",layer=\"{}\",class=\"{}\"}} {n}",
+                        url(t),
+                        g.failure.layer.as_str(),
+                        prom_label(&g.failure.class)
+                    ));
+                }
+            }
         }
     }
     family(
