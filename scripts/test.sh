@@ -8,11 +8,24 @@ for tool in ip:iproute2 ss:iproute2 ethtool:ethtool setpriv:util-linux flock:uti
             unshare:util-linux netstat:net-tools python3:python3 sysctl:procps; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
 done
+# nginx for the probe tests (they run their own, in the foreground on free high ports).
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 if ((${#missing[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
+        # Packages with a service (nginx) must not start it: nothing here may take port 80.
+        # Where the image has no policy-rc.d, one that denies every start is put in place
+        # for the install and removed after.
+        policy=/usr/sbin/policy-rc.d
+        own_policy=
+        if [[ ! -e $policy ]]; then
+            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+        fi
+        installed=0
+        apt-get update -qq &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null || installed=$?
+        if [[ -n $own_policy ]]; then rm -f "$policy"; fi
+        if ((installed)); then exit "$installed"; fi
     else
         echo "note: missing ${missing[*]}; some tests will skip" >&2
     fi

@@ -236,8 +236,10 @@ pub struct SnapshotArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "Exit status: 0 every request succeeded (within --fail-over); 1 a request \
-failed or a median total is over --fail-over; 2 usage error. See docs/probe.md.")]
+#[command(
+    after_help = "Exit status: 0 every request succeeded (within --fail-over); 1 a request \
+failed or a median total is over --fail-over; 2 usage error. See docs/probe.md."
+)]
 pub struct ProbeArgs {
     /// http:// or https:// URLs, probed one after the other.
     #[arg(value_name = "URL", required = true)]
@@ -246,13 +248,13 @@ pub struct ProbeArgs {
     #[arg(short = 'n', long, default_value_t = 1, value_name = "N")]
     pub count: u32,
     /// Least time between the starts of two requests, seconds.
-    #[arg(long, default_value_t = 0.0, value_name = "SECONDS", value_parser = parse_seconds)]
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS", value_parser = parse_non_negative)]
     pub interval: f64,
     /// Requests in flight at once.
     #[arg(short = 'c', long, default_value_t = 1, value_name = "N")]
     pub concurrency: u32,
     /// Budget for one request, all phases together, seconds.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = parse_seconds)]
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = parse_non_negative)]
     pub timeout: f64,
     /// Speak HTTP/1.1 only (ALPN offers only http/1.1).
     #[arg(long = "http1.1", conflicts_with = "http2")]
@@ -280,7 +282,7 @@ pub struct ProbeArgs {
     #[arg(short = 'k', long)]
     pub insecure: bool,
     /// Exit 1 when the median total of a series is over this many milliseconds.
-    #[arg(long, value_name = "MS", value_parser = parse_seconds)]
+    #[arg(long, value_name = "MS", value_parser = parse_non_negative)]
     pub fail_over: Option<f64>,
     /// Format for standard output.
     #[arg(short = 'o', long = "format", value_enum, default_value_t = ProbeFormat::Table)]
@@ -351,9 +353,9 @@ fn parse_probe_target(s: &str) -> Result<(ProbeFormat, PathBuf), String> {
 }
 
 /// A non-negative, finite number (seconds or milliseconds).
-fn parse_seconds(s: &str) -> Result<f64, String> {
+fn parse_non_negative(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
-    if v.is_finite() && v >= 0.0 && v <= 86_400_000.0 {
+    if v.is_finite() && (0.0..=86_400_000.0).contains(&v) {
         Ok(v)
     } else {
         Err(format!("{s:?} must be a number from 0 to 86400000"))

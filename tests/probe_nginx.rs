@@ -30,9 +30,7 @@ struct Pki {
 fn ca(name: &str) -> (CertificateParams, KeyPair) {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(DnType::CommonName, name);
+    params.distinguished_name.push(DnType::CommonName, name);
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     (params, KeyPair::generate().unwrap())
 }
@@ -46,9 +44,7 @@ fn leaf(
 ) -> (PathBuf, PathBuf) {
     let mut params =
         CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, names[0]);
+    params.distinguished_name.push(DnType::CommonName, names[0]);
     if let Some((from, to)) = validity {
         params.not_before = date_time_ymd(from, 1, 1);
         params.not_after = date_time_ymd(to, 1, 1);
@@ -112,7 +108,10 @@ impl Nginx {
     /// `None` (with the reason printed) where nginx cannot run.
     fn start(test: &str, dir: tempfile::TempDir, servers: &str, ports: &[u16]) -> Option<Nginx> {
         let Some(bin) = nginx_binary() else {
-            skip(test, "nginx is not installed (scripts/test.sh installs it as root)");
+            skip(
+                test,
+                "nginx is not installed (scripts/test.sh installs it as root)",
+            );
             return None;
         };
         let d = dir.path().display().to_string();
@@ -125,7 +124,14 @@ impl Nginx {
         std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
         let stderr = std::fs::File::create(dir.path().join("stderr")).unwrap();
         let child = match Command::new(&bin)
-            .args(["-p", &d, "-c", &format!("{d}/nginx.conf"), "-e", &format!("{d}/error.log")])
+            .args([
+                "-p",
+                &d,
+                "-c",
+                &format!("{d}/nginx.conf"),
+                "-e",
+                &format!("{d}/error.log"),
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -149,7 +155,10 @@ impl Nginx {
                         nginx.read("error.log")
                     );
                 }
-                assert!(Instant::now() < deadline, "nginx did not listen on {port} within 10 s");
+                assert!(
+                    Instant::now() < deadline,
+                    "nginx did not listen on {port} within 10 s"
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
@@ -192,7 +201,12 @@ fn first_failure(report: &Value) -> &Value {
 }
 
 /// One nginx with one TLS server; runs `check` with the CA file and the port.
-fn with_tls_server(test: &str, pick: fn(&Pki) -> &(PathBuf, PathBuf), extra: &str, check: impl FnOnce(&str, u16)) {
+fn with_tls_server(
+    test: &str,
+    pick: fn(&Pki) -> &(PathBuf, PathBuf),
+    extra: &str,
+    check: impl FnOnce(&str, u16),
+) {
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::make(dir.path());
     let port = free_port();
@@ -206,74 +220,146 @@ fn with_tls_server(test: &str, pick: fn(&Pki) -> &(PathBuf, PathBuf), extra: &st
 
 #[test]
 fn tls13_with_http2_succeeds_and_reports_the_session() {
-    with_tls_server("tls13_with_http2_succeeds_and_reports_the_session", |p| &p.good, "ssl_protocols TLSv1.3;", |ca, port| {
-        let url = format!("https://localhost:{port}/");
-        let (code, r) = probe_json(&[&url, "--cacert", ca, "-n", "3"]);
-        let t = &r["targets"][0];
-        assert_eq!(code, 0, "{r:#}");
-        assert_eq!(r["schema_version"], 1);
-        assert_eq!(t["success"], true);
-        assert_eq!(t["status"], 200);
-        assert_eq!(t["http_version"], "HTTP/2");
-        let tls = &t["tls"];
-        assert_eq!(tls["version"], "TLSv1.3");
-        assert_eq!(tls["alpn"], "h2");
-        assert!(tls["cipher"].as_str().unwrap().starts_with("TLS13_"), "{tls}");
-        assert_eq!(tls["sni"], "localhost");
-        assert_eq!((tls["trusted"].as_bool(), tls["name_matches"].as_bool(), tls["expired"].as_bool()), (Some(true), Some(true), Some(false)));
-        let leaf = &tls["chain"][0];
-        assert_eq!(leaf["issuer"], "CN=hostperf test CA");
-        assert!(leaf["sans"].as_array().unwrap().iter().any(|s| s == "127.0.0.1"));
-        assert!(leaf["days_left"].as_f64().unwrap() > 300.0, "{leaf}");
-        // Both series, with every phase a new connection has, and TCP facts.
-        let new = &t["series"][0];
-        let reused = &t["series"][1];
-        assert_eq!((new["connection"].as_str(), new["ok"].as_u64()), (Some("new"), Some(3)));
-        assert_eq!((reused["connection"].as_str(), reused["ok"].as_u64()), (Some("reused"), Some(3)));
-        for phase in ["resolve", "connect", "tls", "processing", "transfer", "total"] {
-            assert!(new["phases"][phase]["p50"].as_f64().unwrap() >= 0.0, "{phase}: {new}");
-        }
-        assert!(reused["phases"].get("connect").is_none());
-        assert!(reused["phases"]["processing"]["p50"].as_f64().is_some());
-        assert_eq!(new["tcp"]["connections"], 3);
-        assert!(t["requests"][0]["tcp"]["rtt_us"].as_u64().is_some());
-        assert!(t["clock_skew_seconds"].as_f64().unwrap().abs() < 5.0);
-        assert!(t["verdict"]["text"].as_str().unwrap().contains("keep-alive saves"), "{}", t["verdict"]);
+    with_tls_server(
+        "tls13_with_http2_succeeds_and_reports_the_session",
+        |p| &p.good,
+        "ssl_protocols TLSv1.3;",
+        |ca, port| {
+            let url = format!("https://localhost:{port}/");
+            let (code, r) = probe_json(&[&url, "--cacert", ca, "-n", "3"]);
+            let t = &r["targets"][0];
+            assert_eq!(code, 0, "{r:#}");
+            assert_eq!(r["schema_version"], 1);
+            assert_eq!(t["success"], true);
+            assert_eq!(t["status"], 200);
+            assert_eq!(t["http_version"], "HTTP/2");
+            let tls = &t["tls"];
+            assert_eq!(tls["version"], "TLSv1.3");
+            assert_eq!(tls["alpn"], "h2");
+            assert!(
+                tls["cipher"].as_str().unwrap().starts_with("TLS13_"),
+                "{tls}"
+            );
+            assert_eq!(tls["sni"], "localhost");
+            assert_eq!(
+                (
+                    tls["trusted"].as_bool(),
+                    tls["name_matches"].as_bool(),
+                    tls["expired"].as_bool()
+                ),
+                (Some(true), Some(true), Some(false))
+            );
+            let leaf = &tls["chain"][0];
+            assert_eq!(leaf["issuer"], "CN=hostperf test CA");
+            assert!(
+                leaf["sans"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s == "127.0.0.1")
+            );
+            assert!(leaf["days_left"].as_f64().unwrap() > 300.0, "{leaf}");
+            // Both series, with every phase a new connection has, and TCP facts.
+            let new = &t["series"][0];
+            let reused = &t["series"][1];
+            assert_eq!(
+                (new["connection"].as_str(), new["ok"].as_u64()),
+                (Some("new"), Some(3))
+            );
+            assert_eq!(
+                (reused["connection"].as_str(), reused["ok"].as_u64()),
+                (Some("reused"), Some(3))
+            );
+            for phase in [
+                "resolve",
+                "connect",
+                "tls",
+                "processing",
+                "transfer",
+                "total",
+            ] {
+                assert!(
+                    new["phases"][phase]["p50"].as_f64().unwrap() >= 0.0,
+                    "{phase}: {new}"
+                );
+            }
+            assert!(reused["phases"].get("connect").is_none());
+            assert!(reused["phases"]["processing"]["p50"].as_f64().is_some());
+            assert_eq!(new["tcp"]["connections"], 3);
+            assert!(t["requests"][0]["tcp"]["rtt_us"].as_u64().is_some());
+            assert!(t["clock_skew_seconds"].as_f64().unwrap().abs() < 5.0);
+            assert!(
+                t["verdict"]["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("keep-alive saves"),
+                "{}",
+                t["verdict"]
+            );
 
-        // --http1.1 on the same server: ALPN http/1.1.
-        let (code, r) = probe_json(&[&url, "--cacert", ca, "--http1.1", "--connections", "new"]);
-        assert_eq!(code, 0, "{r:#}");
-        assert_eq!(r["targets"][0]["http_version"], "HTTP/1.1");
-        assert_eq!(r["targets"][0]["tls"]["alpn"], "http/1.1");
+            // --http1.1 on the same server: ALPN http/1.1.
+            let (code, r) =
+                probe_json(&[&url, "--cacert", ca, "--http1.1", "--connections", "new"]);
+            assert_eq!(code, 0, "{r:#}");
+            assert_eq!(r["targets"][0]["http_version"], "HTTP/1.1");
+            assert_eq!(r["targets"][0]["tls"]["alpn"], "http/1.1");
 
-        // --resolve: a name no DNS knows, pinned to loopback, checked against the SAN.
-        let pinned = format!("https://api.test:{port}/");
-        let resolve = format!("api.test:{port}:127.0.0.1");
-        let (code, r) = probe_json(&[&pinned, "--cacert", ca, "--resolve", &resolve, "--connections", "new"]);
-        assert_eq!(code, 0, "{r:#}");
-        assert_eq!(r["targets"][0]["address"], format!("127.0.0.1:{port}"));
-        assert_eq!(r["targets"][0]["tls"]["sni"], "api.test");
-        assert!(r["targets"][0]["series"][0]["phases"].get("resolve").is_none(), "no lookup with --resolve");
+            // --resolve: a name no DNS knows, pinned to loopback, checked against the SAN.
+            let pinned = format!("https://api.test:{port}/");
+            let resolve = format!("api.test:{port}:127.0.0.1");
+            let (code, r) = probe_json(&[
+                &pinned,
+                "--cacert",
+                ca,
+                "--resolve",
+                &resolve,
+                "--connections",
+                "new",
+            ]);
+            assert_eq!(code, 0, "{r:#}");
+            assert_eq!(r["targets"][0]["address"], format!("127.0.0.1:{port}"));
+            assert_eq!(r["targets"][0]["tls"]["sni"], "api.test");
+            assert!(
+                r["targets"][0]["series"][0]["phases"]
+                    .get("resolve")
+                    .is_none(),
+                "no lookup with --resolve"
+            );
 
-        // The table and Prometheus text.
-        let out = hostperf(&["probe", &url, "--cacert", ca]);
-        assert_eq!(code_of(&out), 0, "{}", describe(&out));
-        let text = stdout(&out);
-        for needle in ["TLSv1.3", "ALPN h2", "PHASE (ms)", "KEPT-ALIVE p50", "verdict: "] {
-            assert!(text.contains(needle), "{needle} missing:\n{text}");
-        }
-        let out = hostperf(&["probe", &url, "--cacert", ca, "-o", "prometheus"]);
-        let text = stdout(&out);
-        assert!(text.contains(&format!("hostperf_probe_duration_seconds{{url=\"{url}\",connection=\"new\",phase=\"tls\",quantile=\"0.5\"}}")), "{text}");
-        assert!(text.contains(&format!("hostperf_probe_success{{url=\"{url}\"}} 1")), "{text}");
-        assert!(text.contains("hostperf_probe_tls_info{"), "{text}");
+            // The table and Prometheus text.
+            let out = hostperf(&["probe", &url, "--cacert", ca]);
+            assert_eq!(code_of(&out), 0, "{}", describe(&out));
+            let text = stdout(&out);
+            for needle in [
+                "TLSv1.3",
+                "ALPN h2",
+                "PHASE (ms)",
+                "KEPT-ALIVE p50",
+                "verdict: ",
+            ] {
+                assert!(text.contains(needle), "{needle} missing:\n{text}");
+            }
+            let out = hostperf(&["probe", &url, "--cacert", ca, "-o", "prometheus"]);
+            let text = stdout(&out);
+            assert!(text.contains(&format!("hostperf_probe_duration_seconds{{url=\"{url}\",connection=\"new\",phase=\"tls\",quantile=\"0.5\"}}")), "{text}");
+            assert!(
+                text.contains(&format!("hostperf_probe_success{{url=\"{url}\"}} 1")),
+                "{text}"
+            );
+            assert!(text.contains("hostperf_probe_tls_info{"), "{text}");
 
-        // --fail-over: a limit no request meets.
-        let (code, r) = probe_json(&[&url, "--cacert", ca, "--fail-over", "0.001"]);
-        assert_eq!(code, 1, "{r:#}");
-        assert_eq!(r["targets"][0]["over_limit"], true);
-        assert!(r["targets"][0]["verdict"]["text"].as_str().unwrap().contains("over --fail-over"));
-    });
+            // --fail-over: a limit no request meets.
+            let (code, r) = probe_json(&[&url, "--cacert", ca, "--fail-over", "0.001"]);
+            assert_eq!(code, 1, "{r:#}");
+            assert_eq!(r["targets"][0]["over_limit"], true);
+            assert!(
+                r["targets"][0]["verdict"]["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("over --fail-over")
+            );
+        },
+    );
 }
 
 fn code_of(out: &std::process::Output) -> i32 {
@@ -282,88 +368,164 @@ fn code_of(out: &std::process::Output) -> i32 {
 
 #[test]
 fn tls12_only_server_is_reported_as_tls12() {
-    with_tls_server("tls12_only_server_is_reported_as_tls12", |p| &p.good, "ssl_protocols TLSv1.2;", |ca, port| {
-        let url = format!("https://127.0.0.1:{port}/");
-        let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new"]);
-        assert_eq!(code, 0, "{r:#}");
-        let tls = &r["targets"][0]["tls"];
-        assert_eq!(tls["version"], "TLSv1.2");
-        assert!(tls["cipher"].as_str().unwrap().starts_with("TLS_ECDHE_ECDSA_"), "{tls}");
-        assert!(tls.get("sni").is_none(), "no SNI for an IP address");
-        assert_eq!(tls["name_matches"], true, "the IP address is in the SANs");
-    });
+    with_tls_server(
+        "tls12_only_server_is_reported_as_tls12",
+        |p| &p.good,
+        "ssl_protocols TLSv1.2;",
+        |ca, port| {
+            let url = format!("https://127.0.0.1:{port}/");
+            let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new"]);
+            assert_eq!(code, 0, "{r:#}");
+            let tls = &r["targets"][0]["tls"];
+            assert_eq!(tls["version"], "TLSv1.2");
+            assert!(
+                tls["cipher"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("TLS_ECDHE_ECDSA_"),
+                "{tls}"
+            );
+            assert!(tls.get("sni").is_none(), "no SNI for an IP address");
+            assert_eq!(tls["name_matches"], true, "the IP address is in the SANs");
+        },
+    );
 }
 
 #[test]
 fn tls10_only_server_is_a_protocol_version_failure() {
     // OpenSSL 3 refuses TLS 1.0 at its default security level; @SECLEVEL=0 lets nginx offer it.
     let extra = "ssl_protocols TLSv1; ssl_ciphers DEFAULT:@SECLEVEL=0;";
-    with_tls_server("tls10_only_server_is_a_protocol_version_failure", |p| &p.good, extra, |ca, port| {
-        let url = format!("https://localhost:{port}/");
-        let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new"]);
-        assert_eq!(code, 1, "{r:#}");
-        let f = first_failure(&r);
-        assert_eq!(f["layer"], "tls", "{f}");
-        assert_eq!(f["class"], "tls_protocol_version", "{f}");
-        assert_eq!(f["alert"], "protocol_version", "{f}");
-        assert!(f["cause"].as_str().unwrap().contains("TLS 1.0"), "{f}");
-        assert_eq!(r["targets"][0]["verdict"]["bottleneck"], "failed");
-    });
+    with_tls_server(
+        "tls10_only_server_is_a_protocol_version_failure",
+        |p| &p.good,
+        extra,
+        |ca, port| {
+            let url = format!("https://localhost:{port}/");
+            let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new"]);
+            assert_eq!(code, 1, "{r:#}");
+            let f = first_failure(&r);
+            assert_eq!(f["layer"], "tls", "{f}");
+            assert_eq!(f["class"], "tls_protocol_version", "{f}");
+            assert_eq!(f["alert"], "protocol_version", "{f}");
+            assert!(f["cause"].as_str().unwrap().contains("TLS 1.0"), "{f}");
+            assert_eq!(r["targets"][0]["verdict"]["bottleneck"], "failed");
+        },
+    );
 }
 
 #[test]
 fn expired_certificate_is_reported_and_inspected() {
-    with_tls_server("expired_certificate_is_reported_and_inspected", |p| &p.expired, "", |ca, port| {
-        let url = format!("https://localhost:{port}/");
-        let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new"]);
-        assert_eq!(code, 1, "{r:#}");
-        let f = first_failure(&r);
-        assert_eq!((f["layer"].as_str(), f["class"].as_str(), f["alert"].as_str()), (Some("tls"), Some("certificate_expired"), Some("certificate_expired")), "{f}");
-        let tls = &r["targets"][0]["tls"];
-        assert_eq!(tls["expired"], true);
-        assert_eq!(tls["trusted"], true, "expired, but from the trusted CA");
-        assert_eq!(tls["name_matches"], true);
-        assert!(tls["chain"][0]["days_left"].as_f64().unwrap() < -300.0, "{tls}");
-        assert_eq!(tls["chain"][0]["not_after"], "2021-01-01T00:00:00Z");
-        // --insecure sends the request anyway; the certificate is still reported.
-        let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new", "-k"]);
-        assert_eq!(code, 0, "{r:#}");
-        assert_eq!(r["targets"][0]["status"], 200);
-        assert_eq!(r["targets"][0]["tls"]["expired"], true);
-    });
+    with_tls_server(
+        "expired_certificate_is_reported_and_inspected",
+        |p| &p.expired,
+        "",
+        |ca, port| {
+            let url = format!("https://localhost:{port}/");
+            let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new"]);
+            assert_eq!(code, 1, "{r:#}");
+            let f = first_failure(&r);
+            assert_eq!(
+                (
+                    f["layer"].as_str(),
+                    f["class"].as_str(),
+                    f["alert"].as_str()
+                ),
+                (
+                    Some("tls"),
+                    Some("certificate_expired"),
+                    Some("certificate_expired")
+                ),
+                "{f}"
+            );
+            let tls = &r["targets"][0]["tls"];
+            assert_eq!(tls["expired"], true);
+            assert_eq!(tls["trusted"], true, "expired, but from the trusted CA");
+            assert_eq!(tls["name_matches"], true);
+            assert!(
+                tls["chain"][0]["days_left"].as_f64().unwrap() < -300.0,
+                "{tls}"
+            );
+            assert_eq!(tls["chain"][0]["not_after"], "2021-01-01T00:00:00Z");
+            // --insecure sends the request anyway; the certificate is still reported.
+            let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new", "-k"]);
+            assert_eq!(code, 0, "{r:#}");
+            assert_eq!(r["targets"][0]["status"], 200);
+            assert_eq!(r["targets"][0]["tls"]["expired"], true);
+        },
+    );
 }
 
 #[test]
 fn certificate_for_another_name_is_a_name_mismatch() {
-    with_tls_server("certificate_for_another_name_is_a_name_mismatch", |p| &p.other_name, "", |ca, port| {
-        let url = format!("https://localhost:{port}/");
-        let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new"]);
-        assert_eq!(code, 1, "{r:#}");
-        let f = first_failure(&r);
-        assert_eq!((f["class"].as_str(), f["alert"].as_str()), (Some("certificate_name_mismatch"), Some("bad_certificate")), "{f}");
-        let tls = &r["targets"][0]["tls"];
-        assert_eq!((tls["name_matches"].as_bool(), tls["trusted"].as_bool()), (Some(false), Some(true)));
-        assert_eq!(tls["chain"][0]["sans"][0], "other.example");
-        // With --sni the server's name is asked for and checked: it passes.
-        let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new", "--sni", "other.example"]);
-        assert_eq!(code, 0, "{r:#}");
-        assert_eq!(r["targets"][0]["tls"]["checked_name"], "other.example");
-    });
+    with_tls_server(
+        "certificate_for_another_name_is_a_name_mismatch",
+        |p| &p.other_name,
+        "",
+        |ca, port| {
+            let url = format!("https://localhost:{port}/");
+            let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new"]);
+            assert_eq!(code, 1, "{r:#}");
+            let f = first_failure(&r);
+            assert_eq!(
+                (f["class"].as_str(), f["alert"].as_str()),
+                (Some("certificate_name_mismatch"), Some("bad_certificate")),
+                "{f}"
+            );
+            let tls = &r["targets"][0]["tls"];
+            assert_eq!(
+                (tls["name_matches"].as_bool(), tls["trusted"].as_bool()),
+                (Some(false), Some(true))
+            );
+            assert_eq!(tls["chain"][0]["sans"][0], "other.example");
+            // With --sni the server's name is asked for and checked: it passes.
+            let (code, r) = probe_json(&[
+                &url,
+                "--cacert",
+                ca,
+                "--connections",
+                "new",
+                "--sni",
+                "other.example",
+            ]);
+            assert_eq!(code, 0, "{r:#}");
+            assert_eq!(r["targets"][0]["tls"]["checked_name"], "other.example");
+        },
+    );
 }
 
 #[test]
 fn certificate_from_an_untrusted_ca_is_unknown_ca() {
-    with_tls_server("certificate_from_an_untrusted_ca_is_unknown_ca", |p| &p.untrusted, "", |ca, port| {
-        let url = format!("https://localhost:{port}/");
-        let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new"]);
-        assert_eq!(code, 1, "{r:#}");
-        let f = first_failure(&r);
-        assert_eq!((f["class"].as_str(), f["alert"].as_str(), f["alert_from"].as_str()), (Some("certificate_untrusted"), Some("unknown_ca"), Some("client")), "{f}");
-        let tls = &r["targets"][0]["tls"];
-        assert_eq!((tls["trusted"].as_bool(), tls["name_matches"].as_bool()), (Some(false), Some(true)));
-        assert_eq!(tls["chain"][0]["issuer"], "CN=some other CA");
-        assert!(tls["roots"].as_str().unwrap().starts_with("--cacert "));
-    });
+    with_tls_server(
+        "certificate_from_an_untrusted_ca_is_unknown_ca",
+        |p| &p.untrusted,
+        "",
+        |ca, port| {
+            let url = format!("https://localhost:{port}/");
+            let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new"]);
+            assert_eq!(code, 1, "{r:#}");
+            let f = first_failure(&r);
+            assert_eq!(
+                (
+                    f["class"].as_str(),
+                    f["alert"].as_str(),
+                    f["alert_from"].as_str()
+                ),
+                (
+                    Some("certificate_untrusted"),
+                    Some("unknown_ca"),
+                    Some("client")
+                ),
+                "{f}"
+            );
+            let tls = &r["targets"][0]["tls"];
+            assert_eq!(
+                (tls["trusted"].as_bool(), tls["name_matches"].as_bool()),
+                (Some(false), Some(true))
+            );
+            assert_eq!(tls["chain"][0]["issuer"], "CN=some other CA");
+            assert!(tls["roots"].as_str().unwrap().starts_with("--cacert "));
+        },
+    );
 }
 
 #[test]
@@ -384,13 +546,41 @@ fn proxy_to_a_slow_upstream_is_a_gateway_timeout() {
     let (code, r) = probe_json(&[&url, "--connections", "new", "--timeout", "10"]);
     assert_eq!(code, 1, "{r:#}");
     let f = first_failure(&r);
-    assert_eq!((f["layer"].as_str(), f["class"].as_str(), f["status"].as_u64()), (Some("http"), Some("gateway_timeout"), Some(504)), "{f}");
-    assert!(f["cause"].as_str().unwrap().contains("upstream is slow"), "{f}");
-    assert!(f["cause"].as_str().unwrap().contains("timeout is about 1 s"), "{f}");
-    assert!(f["next_step"].as_str().unwrap().contains("upstream timed out"), "{f}");
-    assert!(f["message"].as_str().unwrap().contains("nginx"), "the Server header: {f}");
+    assert_eq!(
+        (
+            f["layer"].as_str(),
+            f["class"].as_str(),
+            f["status"].as_u64()
+        ),
+        (Some("http"), Some("gateway_timeout"), Some(504)),
+        "{f}"
+    );
+    assert!(
+        f["cause"].as_str().unwrap().contains("upstream is slow"),
+        "{f}"
+    );
+    assert!(
+        f["cause"]
+            .as_str()
+            .unwrap()
+            .contains("timeout is about 1 s"),
+        "{f}"
+    );
+    assert!(
+        f["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("upstream timed out"),
+        "{f}"
+    );
+    assert!(
+        f["message"].as_str().unwrap().contains("nginx"),
+        "the Server header: {f}"
+    );
     // The processing phase is the proxy's read timeout.
-    let processing = r["targets"][0]["series"][0]["phases"]["processing"]["p50"].as_f64().unwrap();
+    let processing = r["targets"][0]["series"][0]["phases"]["processing"]["p50"]
+        .as_f64()
+        .unwrap();
     assert!((0.9..3.0).contains(&processing), "processing {processing}");
     // And nginx says the same in its error log.
     let log = nginx.read("error.log");
@@ -403,7 +593,9 @@ fn full_accept_queue_is_a_connect_timeout() {
     // A listener with backlog 0 that never accepts: once its accept queue holds a connection,
     // the kernel drops further SYNs (tcp_conn_request), so connect() waits and times out.
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
     socket.listen(0).unwrap();
     let addr = socket.local_addr().unwrap().as_socket().unwrap();
     let mut fillers = Vec::new();
@@ -418,9 +610,25 @@ fn full_accept_queue_is_a_connect_timeout() {
     let (code, r) = probe_json(&[&url, "--connections", "new", "--timeout", "1"]);
     assert_eq!(code, 1, "{r:#}");
     let f = first_failure(&r);
-    assert_eq!((f["layer"].as_str(), f["class"].as_str()), (Some("connect"), Some("connect_timeout")), "{f}");
-    assert!(f["cause"].as_str().unwrap().contains("accept queue is full"), "{f}");
-    assert!(f["next_step"].as_str().unwrap().contains("hostperf diagnose --check listen-overflow"), "{f}");
+    assert_eq!(
+        (f["layer"].as_str(), f["class"].as_str()),
+        (Some("connect"), Some("connect_timeout")),
+        "{f}"
+    );
+    assert!(
+        f["cause"]
+            .as_str()
+            .unwrap()
+            .contains("accept queue is full"),
+        "{f}"
+    );
+    assert!(
+        f["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("hostperf diagnose --check listen-overflow"),
+        "{f}"
+    );
 }
 
 #[test]
@@ -430,12 +638,30 @@ fn closed_port_is_refused() {
     let (code, r) = probe_json(&[&url, "--timeout", "2"]);
     assert_eq!(code, 1, "{r:#}");
     let f = first_failure(&r);
-    assert_eq!((f["layer"].as_str(), f["class"].as_str()), (Some("connect"), Some("connection_refused")), "{f}");
-    assert!(f["next_step"].as_str().unwrap().contains(&format!("sport = :{port}")), "{f}");
+    assert_eq!(
+        (f["layer"].as_str(), f["class"].as_str()),
+        (Some("connect"), Some("connection_refused")),
+        "{f}"
+    );
+    assert!(
+        f["next_step"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("sport = :{port}")),
+        "{f}"
+    );
     // Both series met it: the kept-alive series opens its connection first.
-    assert_eq!((f["new"].as_u64(), f["reused"].as_u64()), (Some(1), Some(1)), "{f}");
+    assert_eq!(
+        (f["new"].as_u64(), f["reused"].as_u64()),
+        (Some(1), Some(1)),
+        "{f}"
+    );
     let out = hostperf(&["probe", &url, "-o", "prometheus"]);
-    assert!(stdout(&out).contains("class=\"connection_refused\""), "{}", describe(&out));
+    assert!(
+        stdout(&out).contains("class=\"connection_refused\""),
+        "{}",
+        describe(&out)
+    );
 }
 
 #[test]

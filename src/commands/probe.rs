@@ -12,7 +12,11 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
     for (format, path) in &args.outputs {
         report::write_file(path, &render::render(&report, *format, report::Style::FILE))?;
     }
-    report::print(&render::render(&report, args.format, report::Style::stdout()))?;
+    report::print(&render::render(
+        &report,
+        args.format,
+        report::Style::stdout(),
+    ))?;
     Ok(report.exit_code())
 }
 
@@ -38,6 +42,8 @@ fn options(args: &ProbeArgs) -> ProbeOptions {
         sni: args.sni.clone(),
         resolve: args.resolve.clone(),
         insecure: args.insecure,
-        fail_over: args.fail_over.map(|ms| Duration::from_secs_f64(ms / 1000.0)),
+        fail_over: args
+            .fail_over
+            .map(|ms| Duration::from_secs_f64(ms / 1000.0)),
     }
 }

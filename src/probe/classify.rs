@@ -82,12 +82,19 @@ pub enum Problem {
     /// The certificate failed verification (recorded by our verifier).
     Certificate(rustls::Error),
     /// `--http2` was asked for and the server did not pick h2 by ALPN.
-    NoH2 { alpn: Option<String> },
+    NoH2 {
+        alpn: Option<String>,
+    },
     /// The HTTP connection setup (h2 preface) failed.
     HttpSetup(hyper::Error),
-    Status { status: u16 },
+    Status {
+        status: u16,
+    },
     HeadersTimeout,
-    BodyTimeout { status: u16, bytes: u64 },
+    BodyTimeout {
+        status: u16,
+        bytes: u64,
+    },
     /// hyper's error while sending or reading the response.
     Http(hyper::Error),
 }
@@ -312,7 +319,10 @@ fn connect_timeout(cx: &Context<'_>) -> Failure {
         failure(
             Layer::Connect,
             "connect_timeout",
-            format!("{addr}: no answer to SYN within {}", format_secs(cx.timeout)),
+            format!(
+                "{addr}: no answer to SYN within {}",
+                format_secs(cx.timeout)
+            ),
             "the SYNs were dropped. This is this host: the listener's accept queue is full (the application does not accept connections as fast as they come, or its backlog is small), or a local firewall drops them",
             format!(
                 "hostperf diagnose --check listen-overflow; ss -ltn 'sport = :{}' (Recv-Q at Send-Q means the accept queue is full); nstat -az TcpExtListenOverflows",
@@ -323,7 +333,10 @@ fn connect_timeout(cx: &Context<'_>) -> Failure {
         failure(
             Layer::Connect,
             "connect_timeout",
-            format!("{addr}: no answer to SYN within {}", format_secs(cx.timeout)),
+            format!(
+                "{addr}: no answer to SYN within {}",
+                format_secs(cx.timeout)
+            ),
             "the SYNs were dropped on the way or at the server: a firewall or security group that drops, a full accept queue on the server, or the host is down",
             format!(
                 "on the server: hostperf diagnose --check listen-overflow; from here: traceroute -T -p {} {}",
@@ -334,7 +347,13 @@ fn connect_timeout(cx: &Context<'_>) -> Failure {
     }
 }
 
-fn alert_failure(alert: String, from: AlertFrom, message: String, cause: &str, next: String) -> Failure {
+fn alert_failure(
+    alert: String,
+    from: AlertFrom,
+    message: String,
+    cause: &str,
+    next: String,
+) -> Failure {
     Failure {
         alert: Some(alert.clone()),
         alert_from: Some(from),
@@ -361,7 +380,10 @@ fn tls_failure(e: &io::Error, cx: &Context<'_>) -> Failure {
                     AlertFrom::Client,
                     format!("the server chose a TLS version we do not speak ({p:?})"),
                     "the server offers only TLS 1.0 or 1.1, deprecated since 2021 (RFC 8996); this probe, like current browsers, speaks TLS 1.2 and 1.3",
-                    format!("{} -tls1 (and -tls1_1) shows what it speaks; enable TLS 1.2 and 1.3 on the server (nginx: ssl_protocols TLSv1.2 TLSv1.3)", cx.s_client()),
+                    format!(
+                        "{} -tls1 (and -tls1_1) shows what it speaks; enable TLS 1.2 and 1.3 on the server (nginx: ssl_protocols TLSv1.2 TLSv1.3)",
+                        cx.s_client()
+                    ),
                 )
             } else {
                 alert_failure(
@@ -369,7 +391,10 @@ fn tls_failure(e: &io::Error, cx: &Context<'_>) -> Failure {
                     AlertFrom::Client,
                     format!("the server's handshake is incompatible with ours ({p:?})"),
                     "no cipher suite, key exchange group or signature algorithm in common",
-                    format!("{}; compare the server's ssl_ciphers and ssl_protocols with TLS 1.2/1.3 suites", cx.s_client()),
+                    format!(
+                        "{}; compare the server's ssl_ciphers and ssl_protocols with TLS 1.2/1.3 suites",
+                        cx.s_client()
+                    ),
                 )
             }
         }
@@ -379,7 +404,10 @@ fn tls_failure(e: &io::Error, cx: &Context<'_>) -> Failure {
                 failure(
                     Layer::Tls,
                     "not_tls",
-                    format!("{}: the answer to our ClientHello is not TLS", cx.addr_text()),
+                    format!(
+                        "{}: the answer to our ClientHello is not TLS",
+                        cx.addr_text()
+                    ),
                     "the port speaks plain text (HTTP without TLS?)",
                     format!("try http://{}:{}/", cx.host, cx.port),
                 )
@@ -396,7 +424,9 @@ fn tls_failure(e: &io::Error, cx: &Context<'_>) -> Failure {
         Some(rustls::Error::InvalidCertificate(_)) => {
             certificate_failure(inner.expect("matched above"), cx)
         }
-        Some(rustls::Error::NoApplicationProtocol) => received_alert("no_application_protocol".into(), cx),
+        Some(rustls::Error::NoApplicationProtocol) => {
+            received_alert("no_application_protocol".into(), cx)
+        }
         Some(other) => failure(
             Layer::Tls,
             "tls_failed",
@@ -411,7 +441,10 @@ fn tls_failure(e: &io::Error, cx: &Context<'_>) -> Failure {
             | io::ErrorKind::BrokenPipe => failure(
                 Layer::Tls,
                 "tls_closed",
-                format!("{} closed the connection during the TLS handshake ({e})", cx.addr_text()),
+                format!(
+                    "{} closed the connection during the TLS handshake ({e})",
+                    cx.addr_text()
+                ),
                 "the server refused the handshake without an alert (some servers close on an unknown SNI name or an unsupported version), the port does not speak TLS, or a middlebox cut the connection",
                 cx.s_client(),
             ),
@@ -431,7 +464,9 @@ fn received_alert(name: String, cx: &Context<'_>) -> Failure {
     let (cause, next): (&str, String) = match name.as_str() {
         "protocol_version" => (
             "the server supports none of the TLS versions we offer (1.2 and 1.3): it probably speaks only TLS 1.0 or 1.1, deprecated since 2021 (RFC 8996)",
-            format!("{s_client} -tls1 (and -tls1_1) shows what it speaks; enable TLS 1.2 and 1.3 on the server (nginx: ssl_protocols TLSv1.2 TLSv1.3)"),
+            format!(
+                "{s_client} -tls1 (and -tls1_1) shows what it speaks; enable TLS 1.2 and 1.3 on the server (nginx: ssl_protocols TLSv1.2 TLSv1.3)"
+            ),
         ),
         "handshake_failure" => (
             "no cipher suite, group or signature algorithm in common, or the server wants something we did not send (a client certificate, a known SNI name)",
@@ -439,7 +474,9 @@ fn received_alert(name: String, cx: &Context<'_>) -> Failure {
         ),
         "unrecognized_name" => (
             "the server has no certificate for the name we sent by SNI",
-            format!("{s_client} with the name the server is configured for (server_name), or --sni NAME"),
+            format!(
+                "{s_client} with the name the server is configured for (server_name), or --sni NAME"
+            ),
         ),
         "no_application_protocol" => (
             "the server speaks none of the HTTP versions we offered by ALPN",
@@ -461,7 +498,10 @@ fn received_alert(name: String, cx: &Context<'_>) -> Failure {
             "the server refused this client by policy",
             "the server's access rules".into(),
         ),
-        _ => ("the server ended the handshake with this alert", s_client.clone()),
+        _ => (
+            "the server ended the handshake with this alert",
+            s_client.clone(),
+        ),
     };
     alert_failure(
         name.clone(),
@@ -497,12 +537,14 @@ fn certificate_failure(e: &rustls::Error, cx: &Context<'_>) -> Failure {
                 "the certificate is not valid yet".into(),
                 "this host's clock is behind, or the certificate was issued with a future start date",
             ),
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => (
-                "certificate_name_mismatch",
-                "bad_certificate",
-                format!("the certificate is not valid for {}", cx.server_name),
-                "the server sent a certificate for other names: a wrong or default server block, a missing SNI name (--sni), or a certificate without this name in subjectAltName",
-            ),
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                (
+                    "certificate_name_mismatch",
+                    "bad_certificate",
+                    format!("the certificate is not valid for {}", cx.server_name),
+                    "the server sent a certificate for other names: a wrong or default server block, a missing SNI name (--sni), or a certificate without this name in subjectAltName",
+                )
+            }
             CertificateError::Revoked => (
                 "certificate_revoked",
                 "certificate_revoked",
@@ -662,16 +704,28 @@ mod tests {
 
     #[test]
     fn refused_and_timeouts_point_at_the_right_place() {
-        let f = classify(&Problem::Connect(io::Error::from_raw_os_error(libc::ECONNREFUSED)), &cx());
-        assert_eq!((f.layer, f.class.as_str()), (Layer::Connect, "connection_refused"));
+        let f = classify(
+            &Problem::Connect(io::Error::from_raw_os_error(libc::ECONNREFUSED)),
+            &cx(),
+        );
+        assert_eq!(
+            (f.layer, f.class.as_str()),
+            (Layer::Connect, "connection_refused")
+        );
         assert!(f.next_step.contains("on 10.0.0.5"));
         let mut local = cx();
         local.local = true;
         let f = classify(&Problem::ConnectTimeout, &local);
         assert_eq!(f.class, "connect_timeout");
-        assert!(f.next_step.contains("hostperf diagnose --check listen-overflow"));
+        assert!(
+            f.next_step
+                .contains("hostperf diagnose --check listen-overflow")
+        );
         assert!(f.cause.contains("accept queue is full"));
-        let f = classify(&Problem::Connect(io::Error::from_raw_os_error(libc::ETIMEDOUT)), &cx());
+        let f = classify(
+            &Problem::Connect(io::Error::from_raw_os_error(libc::ETIMEDOUT)),
+            &cx(),
+        );
         assert_eq!(f.class, "connect_timeout");
         assert!(f.next_step.contains("traceroute"));
     }
@@ -692,7 +746,10 @@ mod tests {
             rustls::Error::PeerIncompatible(PeerIncompatible::ServerDoesNotSupportTls12Or13),
         );
         let f = classify(&Problem::Tls(e), &cx());
-        assert_eq!((f.class.as_str(), f.alert_from), ("tls_protocol_version", Some(AlertFrom::Client)));
+        assert_eq!(
+            (f.class.as_str(), f.alert_from),
+            ("tls_protocol_version", Some(AlertFrom::Client))
+        );
         let e = io::Error::new(io::ErrorKind::UnexpectedEof, "tls handshake eof");
         assert_eq!(classify(&Problem::Tls(e), &cx()).class, "tls_closed");
         let e = io::Error::new(
@@ -706,9 +763,15 @@ mod tests {
     fn certificates() {
         let cert = |ce| Problem::Certificate(rustls::Error::InvalidCertificate(ce));
         let f = classify(&cert(CertificateError::UnknownIssuer), &cx());
-        assert_eq!((f.class.as_str(), f.alert.as_deref()), ("certificate_untrusted", Some("unknown_ca")));
+        assert_eq!(
+            (f.class.as_str(), f.alert.as_deref()),
+            ("certificate_untrusted", Some("unknown_ca"))
+        );
         let f = classify(&cert(CertificateError::Expired), &cx());
-        assert_eq!((f.class.as_str(), f.alert.as_deref()), ("certificate_expired", Some("certificate_expired")));
+        assert_eq!(
+            (f.class.as_str(), f.alert.as_deref()),
+            ("certificate_expired", Some("certificate_expired"))
+        );
         let f = classify(&cert(CertificateError::NotValidForName), &cx());
         assert_eq!(f.class, "certificate_name_mismatch");
         assert!(f.message.contains("api.example.com"));
@@ -720,22 +783,45 @@ mod tests {
         c.processing = Some(Duration::from_millis(1004));
         c.server = Some("nginx/1.22.1");
         let f = classify(&Problem::Status { status: 504 }, &c);
-        assert_eq!((f.layer, f.class.as_str(), f.status), (Layer::Http, "gateway_timeout", Some(504)));
+        assert_eq!(
+            (f.layer, f.class.as_str(), f.status),
+            (Layer::Http, "gateway_timeout", Some(504))
+        );
         assert!(f.cause.contains("timeout is about 1 s"), "{}", f.cause);
         assert!(f.next_step.contains("upstream timed out"));
         assert!(f.message.contains("nginx/1.22.1"));
-        assert_eq!(classify(&Problem::Status { status: 502 }, &c).class, "bad_gateway");
-        assert_eq!(classify(&Problem::Status { status: 503 }, &c).class, "service_unavailable");
-        assert_eq!(classify(&Problem::Status { status: 500 }, &c).class, "server_error");
-        assert_eq!(classify(&Problem::Status { status: 404 }, &c).class, "client_error");
+        assert_eq!(
+            classify(&Problem::Status { status: 502 }, &c).class,
+            "bad_gateway"
+        );
+        assert_eq!(
+            classify(&Problem::Status { status: 503 }, &c).class,
+            "service_unavailable"
+        );
+        assert_eq!(
+            classify(&Problem::Status { status: 500 }, &c).class,
+            "server_error"
+        );
+        assert_eq!(
+            classify(&Problem::Status { status: 404 }, &c).class,
+            "client_error"
+        );
     }
 
     #[test]
     fn resolver_texts() {
         let e = io::Error::other("failed to lookup address information: Name or service not known");
-        assert_eq!(classify(&Problem::Resolve(e), &cx()).class, "name_not_found");
-        let e = io::Error::other("failed to lookup address information: Temporary failure in name resolution");
-        assert_eq!(classify(&Problem::Resolve(e), &cx()).class, "resolve_failed");
+        assert_eq!(
+            classify(&Problem::Resolve(e), &cx()).class,
+            "name_not_found"
+        );
+        let e = io::Error::other(
+            "failed to lookup address information: Temporary failure in name resolution",
+        );
+        assert_eq!(
+            classify(&Problem::Resolve(e), &cx()).class,
+            "resolve_failed"
+        );
     }
 
     #[test]

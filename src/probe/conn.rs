@@ -167,7 +167,11 @@ pub fn is_local(ip: IpAddr) -> bool {
 
 /// Opens a connection (resolve, connect, TLS, HTTP handshake) and makes one request on it.
 /// Returns the connection for reuse when the request succeeded.
-pub async fn new_connection_request(sh: &Shared, seq: u32, kind: ConnKind) -> (Attempt, Option<Conn>) {
+pub async fn new_connection_request(
+    sh: &Shared,
+    seq: u32,
+    kind: ConnKind,
+) -> (Attempt, Option<Conn>) {
     let id = sh.next_conn.fetch_add(1, Ordering::Relaxed);
     let t0 = Instant::now();
     let deadline = tokio::time::Instant::from_std(t0 + sh.timeout);
@@ -212,7 +216,11 @@ async fn open(
         Some(addr) => vec![addr],
         None => {
             let t = Instant::now();
-            let found = timeout_at(deadline, tokio::net::lookup_host((target.host.as_str(), target.port))).await;
+            let found = timeout_at(
+                deadline,
+                tokio::net::lookup_host((target.host.as_str(), target.port)),
+            )
+            .await;
             a.phases.resolve = Some(t.elapsed().as_secs_f64());
             match found {
                 Err(_) => return Err((Problem::ResolveTimeout, None)),
@@ -258,11 +266,15 @@ async fn open(
     let (sender, driver, version) = match &sh.tls {
         None => {
             let h2 = sh.http == HttpChoice::Http2;
-            match handshake(tcp, h2).await {
-                Ok(x) => x,
-                Err(e) => {
+            match timeout_at(deadline, handshake(tcp, h2)).await {
+                Ok(Ok(x)) => x,
+                Ok(Err(e)) => {
                     read_tcp(a);
                     return Err((Problem::HttpSetup(e), Some(addr)));
+                }
+                Err(_) => {
+                    read_tcp(a);
+                    return Err((Problem::HeadersTimeout, Some(addr)));
                 }
             }
         }
@@ -270,7 +282,8 @@ async fn open(
             let (config, slot) = trust.recording(base);
             let connector = tokio_rustls::TlsConnector::from(config);
             let t = Instant::now();
-            let result = timeout_at(deadline, connector.connect(target.server_name.clone(), tcp)).await;
+            let result =
+                timeout_at(deadline, connector.connect(target.server_name.clone(), tcp)).await;
             let tls_time = t.elapsed().as_secs_f64();
             let check = slot.lock().ok().and_then(|mut s| s.take());
             let stream = match result {
@@ -288,12 +301,16 @@ async fn open(
             };
             a.phases.tls = Some(tls_time);
             let session = stream.get_ref().1;
-            let alpn = session.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
+            let alpn = session
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned());
             record_tls(
                 sh,
                 Some((
                     session.protocol_version().map(version_name),
-                    session.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())),
+                    session
+                        .negotiated_cipher_suite()
+                        .map(|s| format!("{:?}", s.suite())),
                     alpn.clone(),
                 )),
                 check.as_ref(),
@@ -309,11 +326,15 @@ async fn open(
                 read_tcp(a);
                 return Err((Problem::NoH2 { alpn }, Some(addr)));
             }
-            match handshake(stream, h2).await {
-                Ok(x) => x,
-                Err(e) => {
+            match timeout_at(deadline, handshake(stream, h2)).await {
+                Ok(Ok(x)) => x,
+                Ok(Err(e)) => {
                     read_tcp(a);
                     return Err((Problem::HttpSetup(e), Some(addr)));
+                }
+                Err(_) => {
+                    read_tcp(a);
+                    return Err((Problem::HeadersTimeout, Some(addr)));
                 }
             }
         }
@@ -334,13 +355,20 @@ where
 {
     let io = TokioIo::new(io);
     if h2 {
-        let (sender, conn) = http2::Builder::new(TokioExecutor::new()).handshake(io).await?;
+        let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+            .handshake(io)
+            .await?;
         let driver = Driver(tokio::spawn(async move {
             let _ = conn.await;
         }));
         Ok((Sender::H2(sender), driver, "HTTP/2"))
     } else {
-        let (sender, conn) = http1::Builder::new().handshake(io).await?;
+        // Fixed 64 KiB reads: hyper's adaptive buffer grows past malloc's mmap threshold,
+        // and the fresh pages it faults in for every large body doubled transfer times.
+        let (sender, conn) = http1::Builder::new()
+            .read_buf_exact_size(Some(64 * 1024))
+            .handshake(io)
+            .await?;
         let driver = Driver(tokio::spawn(async move {
             let _ = conn.await;
         }));
@@ -354,7 +382,9 @@ fn record_tls(
     session: Option<(Option<String>, Option<String>, Option<String>)>,
     check: Option<&CertCheck>,
 ) {
-    let Ok(mut slot) = sh.tls_report.lock() else { return };
+    let Ok(mut slot) = sh.tls_report.lock() else {
+        return;
+    };
     let complete = slot.as_ref().is_some_and(|r| r.version.is_some());
     if complete || (session.is_none() && check.is_none()) || (slot.is_some() && session.is_none()) {
         return;
@@ -368,10 +398,12 @@ fn record_tls(
     let chain = check
         .map(|c| describe_chain(&c.chain, now_unix))
         .unwrap_or_default();
-    let expired = chain.first().is_some_and(|leaf| {
-        leaf.days_left < 0.0 || leaf.not_before.as_str() > super::tls::rfc3339(now_unix).as_str()
-    });
-    let err = |r: Option<&Result<(), rustls::Error>>| r.and_then(|r| r.as_ref().err()).map(|e| e.to_string());
+    let expired = chain
+        .first()
+        .is_some_and(|leaf| leaf.not_after_unix < now_unix || leaf.not_before_unix > now_unix);
+    let err = |r: Option<&Result<(), rustls::Error>>| {
+        r.and_then(|r| r.as_ref().err()).map(|e| e.to_string())
+    };
     let roots = sh
         .tls
         .as_ref()
@@ -402,10 +434,15 @@ fn build_request(sh: &Shared, conn: &Conn) -> Request<Empty<Bytes>> {
     let target = &sh.target;
     let builder = Request::builder()
         .method(sh.method.as_str())
-        .header(hyper::header::USER_AGENT, concat!("hostperf/", env!("CARGO_PKG_VERSION")))
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("hostperf/", env!("CARGO_PKG_VERSION")),
+        )
         .header(hyper::header::ACCEPT, "*/*");
     let builder = if conn.is_http2() {
-        builder.uri(target.absolute_uri()).version(hyper::Version::HTTP_2)
+        builder
+            .uri(target.absolute_uri())
+            .version(hyper::Version::HTTP_2)
     } else {
         builder
             .uri(target.path.as_str())
@@ -514,6 +551,9 @@ mod tests {
     fn loopback_is_local() {
         assert!(is_local("127.0.0.1".parse().unwrap()));
         assert!(is_local("::1".parse().unwrap()));
-        assert!(!is_local("192.0.2.1".parse().unwrap()), "TEST-NET-1 is nobody's interface");
+        assert!(
+            !is_local("192.0.2.1".parse().unwrap()),
+            "TEST-NET-1 is nobody's interface"
+        );
     }
 }

@@ -81,7 +81,11 @@ fn upstream(t: &TargetReport) -> ProbeFinding {
         }
         let upstream_class = matches!(
             f.class.as_str(),
-            "gateway_timeout" | "bad_gateway" | "service_unavailable" | "headers_timeout" | "body_timeout"
+            "gateway_timeout"
+                | "bad_gateway"
+                | "service_unavailable"
+                | "headers_timeout"
+                | "body_timeout"
         );
         return ProbeFinding {
             id,
@@ -93,7 +97,8 @@ fn upstream(t: &TargetReport) -> ProbeFinding {
             summary: format!("{}: {}", f.class, f.cause),
             evidence,
             confirm: if f.class == "gateway_timeout" {
-                "grep 'upstream timed out' /var/log/nginx/error.log (or the proxy's error log)".into()
+                "grep 'upstream timed out' /var/log/nginx/error.log (or the proxy's error log)"
+                    .into()
             } else {
                 curl_w(&t.url)
             },
@@ -122,7 +127,11 @@ fn upstream(t: &TargetReport) -> ProbeFinding {
     let slow = processing.is_some_and(|st| st.p50 >= SLOW_SERVER.as_secs_f64());
     ProbeFinding {
         id,
-        status: if slow { FindingStatus::Warn } else { FindingStatus::Pass },
+        status: if slow {
+            FindingStatus::Warn
+        } else {
+            FindingStatus::Pass
+        },
         summary: if slow {
             "the server answers slowly: the application or its upstream, not the network".into()
         } else {
@@ -146,13 +155,20 @@ fn tls(t: &TargetReport) -> ProbeFinding {
         .nth(1)
         .and_then(|rest| rest.split('/').next())
         .unwrap_or("");
-    let name = t.tls.as_ref().map(|r| r.checked_name.clone()).unwrap_or_default();
-    let confirm = format!(
-        "openssl s_client -connect {host_port} -servername {name} -showcerts </dev/null"
-    );
+    let name = t
+        .tls
+        .as_ref()
+        .map(|r| r.checked_name.clone())
+        .unwrap_or_default();
+    let confirm =
+        format!("openssl s_client -connect {host_port} -servername {name} -showcerts </dev/null");
     if let Some(g) = t.failures.iter().find(|g| g.failure.layer == Layer::Tls) {
         let f = &g.failure;
-        let alert = f.alert.as_deref().map(|a| format!(" (alert {a})")).unwrap_or_default();
+        let alert = f
+            .alert
+            .as_deref()
+            .map(|a| format!(" (alert {a})"))
+            .unwrap_or_default();
         return ProbeFinding {
             id,
             status: FindingStatus::Crit,
@@ -187,7 +203,8 @@ fn tls(t: &TargetReport) -> ProbeFinding {
                     .collect::<Vec<_>>()
                     .join("; ")
             ),
-            "install a certificate for this name from a trusted CA, with its intermediates".to_string(),
+            "install a certificate for this name from a trusted CA, with its intermediates"
+                .to_string(),
         )
     } else if let Some(d) = days.filter(|d| *d < CERT_CRIT_DAYS) {
         (
@@ -199,7 +216,8 @@ fn tls(t: &TargetReport) -> ProbeFinding {
         (
             FindingStatus::Warn,
             format!("a certificate of the chain expires in {d:.1} days"),
-            "renew the certificate and reload the server; check that automatic renewal runs".to_string(),
+            "renew the certificate and reload the server; check that automatic renewal runs"
+                .to_string(),
         )
     } else if let Some(s) = t.clock_skew_seconds.filter(|s| s.abs() >= SKEW_WARN_SECS) {
         (
@@ -216,7 +234,8 @@ fn tls(t: &TargetReport) -> ProbeFinding {
                 r.cipher.as_deref().unwrap_or("?"),
                 r.alpn.as_deref().unwrap_or("none"),
                 r.checked_name,
-                days.map(|d| format!(", {d:.0} days left")).unwrap_or_default()
+                days.map(|d| format!(", {d:.0} days left"))
+                    .unwrap_or_default()
             ),
             "none needed".to_string(),
         )
@@ -315,7 +334,10 @@ mod tests {
         a.failure = Some(classify(&Problem::Status { status: 504 }, &cx()));
         let f = findings(&report("http://h/", vec![a]));
         assert_eq!(f.len(), 1);
-        assert_eq!((f[0].id, f[0].status), ("upstream-timeout", FindingStatus::Crit));
+        assert_eq!(
+            (f[0].id, f[0].status),
+            ("upstream-timeout", FindingStatus::Crit)
+        );
         assert!(f[0].confirm.contains("upstream timed out"));
         assert!(f[0].summary.starts_with("gateway_timeout"));
     }
@@ -356,7 +378,10 @@ mod tests {
         );
         a.failure = Some(classify(&Problem::Tls(e), &cx()));
         let f = findings(&report("https://h:8443/", vec![a]));
-        assert_eq!((f[1].id, f[1].status), ("tls-handshake", FindingStatus::Crit));
+        assert_eq!(
+            (f[1].id, f[1].status),
+            ("tls-handshake", FindingStatus::Crit)
+        );
         assert!(f[1].summary.contains("protocol_version"));
         assert!(f[1].confirm.starts_with("openssl s_client -connect h:8443"));
     }

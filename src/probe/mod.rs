@@ -121,7 +121,10 @@ async fn probe_target(
         series.push(Series::from_attempts(ConnKind::New, &got.0, None));
         attempts.extend(got.0);
     }
-    if matches!(opts.connections, ConnectionMode::Reused | ConnectionMode::Both) {
+    if matches!(
+        opts.connections,
+        ConnectionMode::Reused | ConnectionMode::Both
+    ) {
         let got = run_series(&sh, opts, ConnKind::Reused).await;
         series.push(Series::from_attempts(ConnKind::Reused, &got.0, Some(got.1)));
         attempts.extend(got.0);

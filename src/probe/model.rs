@@ -5,7 +5,8 @@
 //! handshake), `tls` (TLS handshake), `processing` (request sent to response headers: server
 //! time plus one round trip), `transfer` (headers to the end of the body). curl's `-w` stamps
 //! are cumulative; these are the differences (connect = time_connect - time_namelookup, tls =
-//! time_appconnect - time_connect, processing = time_starttransfer - time_pretransfer,
+//! time_appconnect - time_connect, processing = time_starttransfer - time_appconnect (or
+//! time_connect for http; curl stamps time_pretransfer only after it has written the request),
 //! transfer = time_total - time_starttransfer).
 
 use std::collections::BTreeMap;
@@ -432,7 +433,10 @@ pub fn group_failures(attempts: &[Attempt]) -> Vec<FailureGroup> {
 
 /// What keep-alive saves: new-connection median total minus reused median total.
 pub fn keepalive_saving(series: &[Series]) -> Option<KeepAliveSaving> {
-    let new = series.iter().find(|s| s.connection == ConnKind::New)?.p50("total")?;
+    let new = series
+        .iter()
+        .find(|s| s.connection == ConnKind::New)?
+        .p50("total")?;
     let reused = series
         .iter()
         .find(|s| s.connection == ConnKind::Reused)?
@@ -468,9 +472,16 @@ pub fn ms(secs: f64) -> String {
 /// (otherwise the network dominates processing too). A median total under 5 ms is "fast",
 /// with no bottleneck named. Retransmits and keep-alive savings are
 /// added as facts.
-pub fn verdict(series: &[Series], failures: &[FailureGroup], fail_over: Option<Duration>) -> Verdict {
+pub fn verdict(
+    series: &[Series],
+    failures: &[FailureGroup],
+    fail_over: Option<Duration>,
+) -> Verdict {
     let total_requests: u32 = series.iter().map(|s| s.requests).sum();
-    if let Some(worst) = failures.iter().max_by_key(|g| (g.count, std::cmp::Reverse(g.failure.layer))) {
+    if let Some(worst) = failures
+        .iter()
+        .max_by_key(|g| (g.count, std::cmp::Reverse(g.failure.layer)))
+    {
         let failed: u32 = failures.iter().map(|g| g.count).sum();
         let f = &worst.failure;
         let mut text = format!(
@@ -594,7 +605,13 @@ pub fn over_limit(series: &[Series], fail_over: Option<Duration>) -> bool {
 
 /// Median of the requests' clock skews.
 pub fn median_skew(attempts: &[Attempt]) -> Option<f64> {
-    Stats::of(attempts.iter().filter_map(|a| a.clock_skew_seconds).collect()).map(|s| s.p50)
+    Stats::of(
+        attempts
+            .iter()
+            .filter_map(|a| a.clock_skew_seconds)
+            .collect(),
+    )
+    .map(|s| s.p50)
 }
 
 /// Notes about the TLS facts and the clock, for the report and the diagnose finding.
@@ -607,8 +624,13 @@ pub fn tls_notes(tls: Option<&TlsReport>, skew: Option<f64>) -> Vec<String> {
             if skew > 0.0 { "ahead of" } else { "behind" }
         ));
     }
-    if let Some(days) = tls.and_then(TlsReport::days_left).filter(|d| *d >= 0.0 && *d < 20.0) {
-        notes.push(format!("a certificate of the chain expires in {days:.1} days"));
+    if let Some(days) = tls
+        .and_then(TlsReport::days_left)
+        .filter(|d| *d >= 0.0 && *d < 20.0)
+    {
+        notes.push(format!(
+            "a certificate of the chain expires in {days:.1} days"
+        ));
     }
     notes
 }
@@ -658,8 +680,16 @@ mod tests {
         let series = vec![Series::from_attempts(ConnKind::New, &attempts, None)];
         let v = verdict(&series, &[], None);
         assert_eq!(v.bottleneck, "processing");
-        assert!(v.text.starts_with("connect 0.300 ms, TLS 2.10 ms, server 180 ms"), "{}", v.text);
-        assert!(v.text.contains("the application or its upstream is slow, not the network"));
+        assert!(
+            v.text
+                .starts_with("connect 0.300 ms, TLS 2.10 ms, server 180 ms"),
+            "{}",
+            v.text
+        );
+        assert!(
+            v.text
+                .contains("the application or its upstream is slow, not the network")
+        );
     }
 
     #[test]
@@ -672,7 +702,11 @@ mod tests {
         let series = vec![Series::from_attempts(ConnKind::New, &attempts, None)];
         let v = verdict(&series, &[], None);
         assert_eq!(v.bottleneck, "connect");
-        assert!(v.text.contains("the network takes most of the time"), "{}", v.text);
+        assert!(
+            v.text.contains("the network takes most of the time"),
+            "{}",
+            v.text
+        );
     }
 
     #[test]
@@ -694,8 +728,18 @@ mod tests {
         let saving = keepalive_saving(&series).unwrap();
         assert!((saving.seconds - 0.0051).abs() < 1e-9, "{saving:?}");
         let v = verdict(&series, &[], Some(Duration::from_millis(5)));
-        assert!(v.text.starts_with("median total 10.1 ms is over --fail-over 5.00 ms"), "{}", v.text);
-        assert!(v.text.contains("keep-alive saves 5.10 ms per request (50 %)"), "{}", v.text);
+        assert!(
+            v.text
+                .starts_with("median total 10.1 ms is over --fail-over 5.00 ms"),
+            "{}",
+            v.text
+        );
+        assert!(
+            v.text
+                .contains("keep-alive saves 5.10 ms per request (50 %)"),
+            "{}",
+            v.text
+        );
         assert!(over_limit(&series, Some(Duration::from_millis(5))));
         assert!(!over_limit(&series, Some(Duration::from_millis(50))));
     }
@@ -715,7 +759,11 @@ mod tests {
         };
         let mut a = Attempt::new(0, ConnKind::New, 0, Duration::ZERO);
         a.failure = Some(classify(&Problem::ConnectTimeout, &cx));
-        let attempts = vec![a.clone(), a, ok(ConnKind::New, 2, new_phases(0.001, 0.0, 0.001))];
+        let attempts = vec![
+            a.clone(),
+            a,
+            ok(ConnKind::New, 2, new_phases(0.001, 0.0, 0.001)),
+        ];
         let groups = group_failures(&attempts);
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].count, 2);
@@ -723,7 +771,11 @@ mod tests {
         assert_eq!((series[0].ok, series[0].failed), (1, 2));
         let v = verdict(&series, &groups, None);
         assert_eq!(v.bottleneck, "failed");
-        assert!(v.text.starts_with("2 of 3 requests failed; all at connect"), "{}", v.text);
+        assert!(
+            v.text.starts_with("2 of 3 requests failed; all at connect"),
+            "{}",
+            v.text
+        );
     }
 
     #[test]

@@ -112,7 +112,11 @@ pub struct ResolveOverride {
 
 /// Parses `HOST:PORT:ADDR`; ADDR may be an IPv6 address, bracketed or not.
 pub fn parse_resolve(entry: &str) -> Result<ResolveOverride, String> {
-    let bad = |why: &str| format!("--resolve {entry:?}: {why}; expected HOST:PORT:ADDR, e.g. example.com:443:127.0.0.1");
+    let bad = |why: &str| {
+        format!(
+            "--resolve {entry:?}: {why}; expected HOST:PORT:ADDR, e.g. example.com:443:127.0.0.1"
+        )
+    };
     let mut parts = entry.splitn(3, ':');
     let (Some(host), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(bad("too few fields"));
@@ -128,7 +132,10 @@ pub fn parse_resolve(entry: &str) -> Result<ResolveOverride, String> {
         .parse()
         .map_err(|_| bad(&format!("{addr:?} is not an IP address")))?;
     Ok(ResolveOverride {
-        host: host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase(),
+        host: host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase(),
         port,
         addr,
     })
@@ -166,7 +173,9 @@ impl Target {
 /// Parses and checks every URL and option; usage errors name the offending value.
 pub fn targets(opts: &ProbeOptions) -> anyhow::Result<Vec<Target>> {
     if opts.urls.is_empty() {
-        return Err(UsageError::new("name at least one URL, e.g. hostperf probe https://example.com/"));
+        return Err(UsageError::new(
+            "name at least one URL, e.g. hostperf probe https://example.com/",
+        ));
     }
     if !(1..=MAX_COUNT).contains(&opts.count) {
         return Err(UsageError::new(format!(
@@ -189,13 +198,13 @@ pub fn targets(opts: &ProbeOptions) -> anyhow::Result<Vec<Target>> {
         .map(|r| parse_resolve(r))
         .collect::<Result<Vec<_>, _>>()
         .map_err(UsageError::new)?;
-    let sni = match &opts.sni {
-        Some(name) => Some(
-            ServerName::try_from(name.clone())
-                .map_err(|_| UsageError::new(format!("--sni {name:?} is not a valid server name")))?,
-        ),
-        None => None,
-    };
+    let sni =
+        match &opts.sni {
+            Some(name) => Some(ServerName::try_from(name.clone()).map_err(|_| {
+                UsageError::new(format!("--sni {name:?} is not a valid server name"))
+            })?),
+            None => None,
+        };
     opts.urls
         .iter()
         .map(|url| target(url, &overrides, sni.clone()))
@@ -208,20 +217,26 @@ fn target(
     sni: Option<ServerName<'static>>,
 ) -> anyhow::Result<Target> {
     let bad = |why: String| UsageError::new(format!("URL {url:?}: {why}"));
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| bad(format!("{e}; expected http://HOST[:PORT]/PATH or https://...")))?;
+    let uri: Uri = url.parse().map_err(|e| {
+        bad(format!(
+            "{e}; expected http://HOST[:PORT]/PATH or https://..."
+        ))
+    })?;
     let tls = match uri.scheme_str() {
         Some("https") => true,
         Some("http") => false,
-        Some(other) => return Err(bad(format!("scheme {other:?} is not supported; use http or https"))),
+        Some(other) => {
+            return Err(bad(format!(
+                "scheme {other:?} is not supported; use http or https"
+            )));
+        }
         None => return Err(bad("no scheme; write http://... or https://...".into())),
     };
-    let authority = uri
-        .authority()
-        .ok_or_else(|| bad("no host".into()))?;
+    let authority = uri.authority().ok_or_else(|| bad("no host".into()))?;
     if authority.as_str().contains('@') {
-        return Err(bad("user names and passwords in URLs are not supported".into()));
+        return Err(bad(
+            "user names and passwords in URLs are not supported".into()
+        ));
     }
     let host = authority
         .host()
@@ -310,7 +325,11 @@ mod tests {
 
     #[test]
     fn urls_become_targets() {
-        let mut o = opts(&["https://Example.com/a?b=1", "http://127.0.0.1:8080", "http://[::1]:81/x"]);
+        let mut o = opts(&[
+            "https://Example.com/a?b=1",
+            "http://127.0.0.1:8080",
+            "http://[::1]:81/x",
+        ]);
         o.resolve = vec!["example.com:443:10.1.2.3".into(), "other:1:1.1.1.1".into()];
         let t = targets(&o).unwrap();
         assert!(t[0].tls);
@@ -325,7 +344,10 @@ mod tests {
         assert!(!t[1].resolved_by_option);
         assert_eq!(t[2].host, "::1");
         assert_eq!(t[2].fixed_addr, Some("[::1]:81".parse().unwrap()));
-        assert_eq!(unused_overrides(&o, &t), vec!["other:1:1.1.1.1".to_string()]);
+        assert_eq!(
+            unused_overrides(&o, &t),
+            vec!["other:1:1.1.1.1".to_string()]
+        );
     }
 
     #[test]

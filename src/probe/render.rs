@@ -62,7 +62,11 @@ fn target_table(out: &mut String, t: &TargetReport, style: Style) {
         }
         let _ = writeln!(out, "{}", line.trim_end());
         for (i, c) in tls.chain.iter().enumerate() {
-            let label = if i == 0 { "leaf".to_string() } else { format!("#{i}") };
+            let label = if i == 0 {
+                "leaf".to_string()
+            } else {
+                format!("#{i}")
+            };
             let sans = if c.sans.is_empty() {
                 String::new()
             } else {
@@ -88,7 +92,11 @@ fn target_table(out: &mut String, t: &TargetReport, style: Style) {
         } else {
             format!("NOT valid for {}", tls.checked_name)
         };
-        let expired = if tls.expired { ", EXPIRED or not yet valid" } else { "" };
+        let expired = if tls.expired {
+            ", EXPIRED or not yet valid"
+        } else {
+            ""
+        };
         let _ = writeln!(out, "  trust    {trust}; {name}{expired}");
     }
     if let Some(skew) = t.clock_skew_seconds {
@@ -155,7 +163,11 @@ fn target_table(out: &mut String, t: &TargetReport, style: Style) {
 /// `+3`, `-120`, `0` (never `-0`).
 pub fn signed_secs(s: f64) -> String {
     let r = s.round();
-    if r == 0.0 { "0".into() } else { format!("{r:+.0}") }
+    if r == 0.0 {
+        "0".into()
+    } else {
+        format!("{r:+.0}")
+    }
 }
 
 fn phase_table(series: &[Series], style: Style) -> String {
@@ -165,7 +177,12 @@ fn phase_table(series: &[Series], style: Style) -> String {
             ConnKind::New => "NEW",
             ConnKind::Reused => "KEPT-ALIVE",
         };
-        header.extend([format!("{name} p50"), "p90".into(), "p99".into(), "max".into()]);
+        header.extend([
+            format!("{name} p50"),
+            "p90".into(),
+            "p99".into(),
+            "max".into(),
+        ]);
     }
     let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut table = style.table(&header_refs);
@@ -218,7 +235,12 @@ fn prometheus(report: &ProbeReport) -> String {
     for t in ts {
         for s in &t.series {
             for (phase, st) in &s.phases {
-                for (q, v) in [("0.5", st.p50), ("0.9", st.p90), ("0.99", st.p99), ("1", st.max)] {
+                for (q, v) in [
+                    ("0.5", st.p50),
+                    ("0.9", st.p90),
+                    ("0.99", st.p99),
+                    ("1", st.max),
+                ] {
                     lines.push(format!(
                         "{{{},connection=\"{}\",phase=\"{phase}\",quantile=\"{q}\"}} {v}",
                         url(t),
@@ -284,7 +306,11 @@ fn prometheus(report: &ProbeReport) -> String {
     for t in ts {
         for s in &t.series {
             if let Some(r) = s.tcp.rtt_p50_seconds {
-                lines.push(format!("{{{},connection=\"{}\"}} {r}", url(t), s.connection.as_str()));
+                lines.push(format!(
+                    "{{{},connection=\"{}\"}} {r}",
+                    url(t),
+                    s.connection.as_str()
+                ));
             }
         }
     }
@@ -355,7 +381,11 @@ fn prometheus(report: &ProbeReport) -> String {
         "gauge",
         "1 when the chain leads to a trusted root.",
         ts.iter()
-            .filter_map(|t| t.tls.as_ref().map(|tls| format!("{{{}}} {}", url(t), u8::from(tls.trusted))))
+            .filter_map(|t| {
+                t.tls
+                    .as_ref()
+                    .map(|tls| format!("{{{}}} {}", url(t), u8::from(tls.trusted)))
+            })
             .collect(),
     );
     family(
@@ -363,7 +393,11 @@ fn prometheus(report: &ProbeReport) -> String {
         "gauge",
         "1 when the leaf certificate is valid for the checked name.",
         ts.iter()
-            .filter_map(|t| t.tls.as_ref().map(|tls| format!("{{{}}} {}", url(t), u8::from(tls.name_matches))))
+            .filter_map(|t| {
+                t.tls
+                    .as_ref()
+                    .map(|tls| format!("{{{}}} {}", url(t), u8::from(tls.name_matches)))
+            })
             .collect(),
     );
     family(

@@ -18,7 +18,9 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme,
+};
 use serde::Serialize;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
@@ -46,7 +48,10 @@ impl Trust {
                 let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
                     .and_then(|it| it.collect::<Result<Vec<_>, _>>())
                     .map_err(|e| {
-                        UsageError::new(format!("--cacert {}: cannot read PEM certificates: {e}", path.display()))
+                        UsageError::new(format!(
+                            "--cacert {}: cannot read PEM certificates: {e}",
+                            path.display()
+                        ))
                     })?;
                 let (added, _) = roots.add_parsable_certificates(certs);
                 if added == 0 {
@@ -96,10 +101,12 @@ impl Trust {
     ) -> (Arc<ClientConfig>, Arc<Mutex<Option<CertCheck>>>) {
         let slot = Arc::new(Mutex::new(None));
         let mut config = base.clone();
-        config.dangerous().set_certificate_verifier(Arc::new(RecordingVerifier {
-            trust: self.clone(),
-            slot: slot.clone(),
-        }));
+        config
+            .dangerous()
+            .set_certificate_verifier(Arc::new(RecordingVerifier {
+                trust: self.clone(),
+                slot: slot.clone(),
+            }));
         (Arc::new(config), slot)
     }
 }
@@ -157,12 +164,21 @@ impl ServerCertVerifier for RecordingVerifier {
             Ok(parsed) => {
                 let algs = self.trust.provider.signature_verification_algorithms.all;
                 let roots = &self.trust.roots;
-                let at_now =
-                    verify_server_cert_signed_by_trust_anchor(&parsed, roots, intermediates, now, algs);
+                let at_now = verify_server_cert_signed_by_trust_anchor(
+                    &parsed,
+                    roots,
+                    intermediates,
+                    now,
+                    algs,
+                );
                 let trusted = match &at_now {
                     Err(e) if is_time_error(e) => match inside_validity(end_entity) {
                         Some(t) => verify_server_cert_signed_by_trust_anchor(
-                            &parsed, roots, intermediates, t, algs,
+                            &parsed,
+                            roots,
+                            intermediates,
+                            t,
+                            algs,
                         ),
                         None => at_now.clone(),
                     },
@@ -225,7 +241,9 @@ fn inside_validity(der: &CertificateDer<'_>) -> Option<UnixTime> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;
     let v = cert.validity();
     let mid = v.not_before.timestamp() / 2 + v.not_after.timestamp() / 2;
-    u64::try_from(mid).ok().map(|s| UnixTime::since_unix_epoch(std::time::Duration::from_secs(s)))
+    u64::try_from(mid)
+        .ok()
+        .map(|s| UnixTime::since_unix_epoch(std::time::Duration::from_secs(s)))
 }
 
 /// One certificate of the presented chain, as an operator reads it.
@@ -239,6 +257,7 @@ pub struct CertFacts {
     pub not_before: String,
     pub not_after: String,
     /// Unix seconds, for arithmetic and Prometheus.
+    pub not_before_unix: i64,
     pub not_after_unix: i64,
     /// Days from now until notAfter (negative once expired), one decimal.
     pub days_left: f64,
@@ -261,6 +280,7 @@ fn describe(der: &CertificateDer<'_>, now_unix: i64) -> CertFacts {
             sans: Vec::new(),
             not_before: String::new(),
             not_after: String::new(),
+            not_before_unix: 0,
             not_after_unix: 0,
             days_left: 0.0,
             key: String::new(),
@@ -295,8 +315,10 @@ fn describe(der: &CertificateDer<'_>, now_unix: i64) -> CertFacts {
         sans,
         not_before: rfc3339(v.not_before.timestamp()),
         not_after: rfc3339(not_after_unix),
+        not_before_unix: v.not_before.timestamp(),
         not_after_unix,
-        days_left: ((not_after_unix.saturating_sub(now_unix)) as f64 / 86_400.0 * 10.0).round() / 10.0,
+        days_left: ((not_after_unix.saturating_sub(now_unix)) as f64 / 86_400.0 * 10.0).round()
+            / 10.0,
         key,
         serial: cert.raw_serial_as_string(),
         is_ca: cert.is_ca(),
@@ -319,7 +341,10 @@ fn ip_text(bytes: &[u8]) -> Option<String> {
 pub fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -372,7 +397,10 @@ mod tests {
             alert_name(rustls::AlertDescription::ProtocolVersion),
             "protocol_version"
         );
-        assert_eq!(alert_name(rustls::AlertDescription::UnknownCA), "unknown_ca");
+        assert_eq!(
+            alert_name(rustls::AlertDescription::UnknownCA),
+            "unknown_ca"
+        );
         assert_eq!(
             alert_name(rustls::AlertDescription::UnknownPSKIdentity),
             "unknown_psk_identity"
@@ -385,7 +413,10 @@ mod tests {
             alert_name(rustls::AlertDescription::HandshakeFailure),
             "handshake_failure"
         );
-        assert_eq!(alert_name(rustls::AlertDescription::Unknown(200)), "alert_200");
+        assert_eq!(
+            alert_name(rustls::AlertDescription::Unknown(200)),
+            "alert_200"
+        );
     }
 
     #[test]
