@@ -196,8 +196,36 @@ fn probe_json(args: &[&str]) -> (i32, Value) {
     (code(&out), json)
 }
 
-fn first_failure(report: &Value) -> &Value {
-    &report["targets"][0]["failures"][0]
+/// Probes https://localhost:PORT/ once on a new connection, trusting `ca`; asserts exit 1.
+fn probe_failing(ca: &str, port: u16) -> (String, Value) {
+    let url = format!("https://localhost:{port}/");
+    let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new"]);
+    assert_eq!(code, 1, "{r:#}");
+    (url, r)
+}
+
+/// A string field, or "" when absent.
+fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or("")
+}
+
+/// Asserts the first failure's layer, class and (when given) TLS alert, and returns it.
+fn expect_failure<'a>(
+    report: &'a Value,
+    layer: &str,
+    class: &str,
+    alert: Option<&str>,
+) -> &'a Value {
+    let f = &report["targets"][0]["failures"][0];
+    assert_eq!(
+        (f["layer"].as_str(), f["class"].as_str()),
+        (Some(layer), Some(class)),
+        "{report:#}"
+    );
+    if alert.is_some() {
+        assert_eq!(f["alert"].as_str(), alert, "{f}");
+    }
+    f
 }
 
 /// One nginx with one TLS server; runs `check` with the CA file and the port.
@@ -400,14 +428,9 @@ fn tls10_only_server_is_a_protocol_version_failure() {
         |p| &p.good,
         extra,
         |ca, port| {
-            let url = format!("https://localhost:{port}/");
-            let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new"]);
-            assert_eq!(code, 1, "{r:#}");
-            let f = first_failure(&r);
-            assert_eq!(f["layer"], "tls", "{f}");
-            assert_eq!(f["class"], "tls_protocol_version", "{f}");
-            assert_eq!(f["alert"], "protocol_version", "{f}");
-            assert!(f["cause"].as_str().unwrap().contains("TLS 1.0"), "{f}");
+            let (_, r) = probe_failing(ca, port);
+            let f = expect_failure(&r, "tls", "tls_protocol_version", Some("protocol_version"));
+            assert!(text(f, "cause").contains("TLS 1.0"), "{f}");
             assert_eq!(r["targets"][0]["verdict"]["bottleneck"], "failed");
         },
     );
@@ -420,22 +443,12 @@ fn expired_certificate_is_reported_and_inspected() {
         |p| &p.expired,
         "",
         |ca, port| {
-            let url = format!("https://localhost:{port}/");
-            let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new"]);
-            assert_eq!(code, 1, "{r:#}");
-            let f = first_failure(&r);
-            assert_eq!(
-                (
-                    f["layer"].as_str(),
-                    f["class"].as_str(),
-                    f["alert"].as_str()
-                ),
-                (
-                    Some("tls"),
-                    Some("certificate_expired"),
-                    Some("certificate_expired")
-                ),
-                "{f}"
+            let (url, r) = probe_failing(ca, port);
+            expect_failure(
+                &r,
+                "tls",
+                "certificate_expired",
+                Some("certificate_expired"),
             );
             let tls = &r["targets"][0]["tls"];
             assert_eq!(tls["expired"], true);
@@ -462,14 +475,12 @@ fn certificate_for_another_name_is_a_name_mismatch() {
         |p| &p.other_name,
         "",
         |ca, port| {
-            let url = format!("https://localhost:{port}/");
-            let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new"]);
-            assert_eq!(code, 1, "{r:#}");
-            let f = first_failure(&r);
-            assert_eq!(
-                (f["class"].as_str(), f["alert"].as_str()),
-                (Some("certificate_name_mismatch"), Some("bad_certificate")),
-                "{f}"
+            let (url, r) = probe_failing(ca, port);
+            expect_failure(
+                &r,
+                "tls",
+                "certificate_name_mismatch",
+                Some("bad_certificate"),
             );
             let tls = &r["targets"][0]["tls"];
             assert_eq!(
@@ -500,23 +511,9 @@ fn certificate_from_an_untrusted_ca_is_unknown_ca() {
         |p| &p.untrusted,
         "",
         |ca, port| {
-            let url = format!("https://localhost:{port}/");
-            let (code, r) = probe_json(&[&url, "--cacert", ca, "--connections", "new"]);
-            assert_eq!(code, 1, "{r:#}");
-            let f = first_failure(&r);
-            assert_eq!(
-                (
-                    f["class"].as_str(),
-                    f["alert"].as_str(),
-                    f["alert_from"].as_str()
-                ),
-                (
-                    Some("certificate_untrusted"),
-                    Some("unknown_ca"),
-                    Some("client")
-                ),
-                "{f}"
-            );
+            let (_, r) = probe_failing(ca, port);
+            let f = expect_failure(&r, "tls", "certificate_untrusted", Some("unknown_ca"));
+            assert_eq!(f["alert_from"], "client", "{f}");
             let tls = &r["targets"][0]["tls"];
             assert_eq!(
                 (tls["trusted"].as_bool(), tls["name_matches"].as_bool()),
@@ -545,36 +542,13 @@ fn proxy_to_a_slow_upstream_is_a_gateway_timeout() {
     let url = format!("http://127.0.0.1:{port}/api");
     let (code, r) = probe_json(&[&url, "--connections", "new", "--timeout", "10"]);
     assert_eq!(code, 1, "{r:#}");
-    let f = first_failure(&r);
-    assert_eq!(
-        (
-            f["layer"].as_str(),
-            f["class"].as_str(),
-            f["status"].as_u64()
-        ),
-        (Some("http"), Some("gateway_timeout"), Some(504)),
-        "{f}"
-    );
+    let f = expect_failure(&r, "http", "gateway_timeout", None);
+    assert_eq!(f["status"], 504, "{f}");
+    assert!(text(f, "cause").contains("upstream is slow"), "{f}");
+    assert!(text(f, "cause").contains("timeout is about 1 s"), "{f}");
+    assert!(text(f, "next_step").contains("upstream timed out"), "{f}");
     assert!(
-        f["cause"].as_str().unwrap().contains("upstream is slow"),
-        "{f}"
-    );
-    assert!(
-        f["cause"]
-            .as_str()
-            .unwrap()
-            .contains("timeout is about 1 s"),
-        "{f}"
-    );
-    assert!(
-        f["next_step"]
-            .as_str()
-            .unwrap()
-            .contains("upstream timed out"),
-        "{f}"
-    );
-    assert!(
-        f["message"].as_str().unwrap().contains("nginx"),
+        text(f, "message").contains("nginx"),
         "the Server header: {f}"
     );
     // The processing phase is the proxy's read timeout.
@@ -609,24 +583,11 @@ fn full_accept_queue_is_a_connect_timeout() {
     let url = format!("http://{addr}/");
     let (code, r) = probe_json(&[&url, "--connections", "new", "--timeout", "1"]);
     assert_eq!(code, 1, "{r:#}");
-    let f = first_failure(&r);
-    assert_eq!(
-        (f["layer"].as_str(), f["class"].as_str()),
-        (Some("connect"), Some("connect_timeout")),
-        "{f}"
-    );
+    let f = expect_failure(&r, "connect", "connect_timeout", None);
+    assert!(text(f, "cause").contains("accept queue is full"), "{f}");
+    let next = text(f, "next_step");
     assert!(
-        f["cause"]
-            .as_str()
-            .unwrap()
-            .contains("accept queue is full"),
-        "{f}"
-    );
-    assert!(
-        f["next_step"]
-            .as_str()
-            .unwrap()
-            .contains("hostperf diagnose --check listen-overflow"),
+        next.contains("hostperf diagnose --check listen-overflow"),
         "{f}"
     );
 }
@@ -637,17 +598,9 @@ fn closed_port_is_refused() {
     let url = format!("http://127.0.0.1:{port}/");
     let (code, r) = probe_json(&[&url, "--timeout", "2"]);
     assert_eq!(code, 1, "{r:#}");
-    let f = first_failure(&r);
-    assert_eq!(
-        (f["layer"].as_str(), f["class"].as_str()),
-        (Some("connect"), Some("connection_refused")),
-        "{f}"
-    );
+    let f = expect_failure(&r, "connect", "connection_refused", None);
     assert!(
-        f["next_step"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("sport = :{port}")),
+        text(f, "next_step").contains(&format!("sport = :{port}")),
         "{f}"
     );
     // Both series met it: the kept-alive series opens its connection first.

@@ -314,15 +314,13 @@ fn connect_failure(e: &io::Error, cx: &Context<'_>) -> Failure {
 }
 
 fn connect_timeout(cx: &Context<'_>) -> Failure {
-    let addr = cx.addr_text();
-    if cx.local {
-        failure(
-            Layer::Connect,
-            "connect_timeout",
-            format!(
-                "{addr}: no answer to SYN within {}",
-                format_secs(cx.timeout)
-            ),
+    let message = format!(
+        "{}: no answer to SYN within {}",
+        cx.addr_text(),
+        format_secs(cx.timeout)
+    );
+    let (cause, next) = if cx.local {
+        (
             "the SYNs were dropped. This is this host: the listener's accept queue is full (the application does not accept connections as fast as they come, or its backlog is small), or a local firewall drops them",
             format!(
                 "hostperf diagnose --check listen-overflow; ss -ltn 'sport = :{}' (Recv-Q at Send-Q means the accept queue is full); nstat -az TcpExtListenOverflows",
@@ -330,13 +328,7 @@ fn connect_timeout(cx: &Context<'_>) -> Failure {
             ),
         )
     } else {
-        failure(
-            Layer::Connect,
-            "connect_timeout",
-            format!(
-                "{addr}: no answer to SYN within {}",
-                format_secs(cx.timeout)
-            ),
+        (
             "the SYNs were dropped on the way or at the server: a firewall or security group that drops, a full accept queue on the server, or the host is down",
             format!(
                 "on the server: hostperf diagnose --check listen-overflow; from here: traceroute -T -p {} {}",
@@ -344,7 +336,8 @@ fn connect_timeout(cx: &Context<'_>) -> Failure {
                 cx.ip_text()
             ),
         )
-    }
+    };
+    failure(Layer::Connect, "connect_timeout", message, cause, next)
 }
 
 fn alert_failure(
@@ -790,22 +783,14 @@ mod tests {
         assert!(f.cause.contains("timeout is about 1 s"), "{}", f.cause);
         assert!(f.next_step.contains("upstream timed out"));
         assert!(f.message.contains("nginx/1.22.1"));
-        assert_eq!(
-            classify(&Problem::Status { status: 502 }, &c).class,
-            "bad_gateway"
-        );
-        assert_eq!(
-            classify(&Problem::Status { status: 503 }, &c).class,
-            "service_unavailable"
-        );
-        assert_eq!(
-            classify(&Problem::Status { status: 500 }, &c).class,
-            "server_error"
-        );
-        assert_eq!(
-            classify(&Problem::Status { status: 404 }, &c).class,
-            "client_error"
-        );
+        for (status, class) in [
+            (502, "bad_gateway"),
+            (503, "service_unavailable"),
+            (500, "server_error"),
+            (404, "client_error"),
+        ] {
+            assert_eq!(classify(&Problem::Status { status }, &c).class, class);
+        }
     }
 
     #[test]

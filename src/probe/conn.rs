@@ -260,85 +260,17 @@ async fn open(
     a.phases.connect = Some(t.elapsed().as_secs_f64());
     let _ = tcp.set_nodelay(true);
     let fd = tcp.as_fd().try_clone_to_owned().ok().map(Arc::new);
-    let read_tcp = |a: &mut Attempt| a.tcp = fd.as_ref().and_then(|fd| tcp_info::read(fd.as_fd()));
 
-    // TLS, then the HTTP handshake on whatever stream we have.
-    let (sender, driver, version) = match &sh.tls {
-        None => {
-            let h2 = sh.http == HttpChoice::Http2;
-            match timeout_at(deadline, handshake(tcp, h2)).await {
-                Ok(Ok(x)) => x,
-                Ok(Err(e)) => {
-                    read_tcp(a);
-                    return Err((Problem::HttpSetup(e), Some(addr)));
-                }
-                Err(_) => {
-                    read_tcp(a);
-                    return Err((Problem::HeadersTimeout, Some(addr)));
-                }
-            }
-        }
-        Some((trust, base)) => {
-            let (config, slot) = trust.recording(base);
-            let connector = tokio_rustls::TlsConnector::from(config);
-            let t = Instant::now();
-            let result =
-                timeout_at(deadline, connector.connect(target.server_name.clone(), tcp)).await;
-            let tls_time = t.elapsed().as_secs_f64();
-            let check = slot.lock().ok().and_then(|mut s| s.take());
-            let stream = match result {
-                Err(_) => {
-                    record_tls(sh, None, check.as_ref());
-                    read_tcp(a);
-                    return Err((Problem::TlsTimeout, Some(addr)));
-                }
-                Ok(Err(e)) => {
-                    record_tls(sh, None, check.as_ref());
-                    read_tcp(a);
-                    return Err((Problem::Tls(e), Some(addr)));
-                }
-                Ok(Ok(s)) => s,
-            };
-            a.phases.tls = Some(tls_time);
-            let session = stream.get_ref().1;
-            let alpn = session
-                .alpn_protocol()
-                .map(|p| String::from_utf8_lossy(p).into_owned());
-            record_tls(
-                sh,
-                Some((
-                    session.protocol_version().map(version_name),
-                    session
-                        .negotiated_cipher_suite()
-                        .map(|s| format!("{:?}", s.suite())),
-                    alpn.clone(),
-                )),
-                check.as_ref(),
-            );
-            if let Some(error) = check.as_ref().and_then(|c| c.verdict.clone())
-                && !sh.insecure
-            {
-                read_tcp(a);
-                return Err((Problem::Certificate(error), Some(addr)));
-            }
-            let h2 = alpn.as_deref() == Some("h2");
-            if sh.http == HttpChoice::Http2 && !h2 {
-                read_tcp(a);
-                return Err((Problem::NoH2 { alpn }, Some(addr)));
-            }
-            match timeout_at(deadline, handshake(stream, h2)).await {
-                Ok(Ok(x)) => x,
-                Ok(Err(e)) => {
-                    read_tcp(a);
-                    return Err((Problem::HttpSetup(e), Some(addr)));
-                }
-                Err(_) => {
-                    read_tcp(a);
-                    return Err((Problem::HeadersTimeout, Some(addr)));
-                }
-            }
-        }
+    // TLS, then the HTTP handshake on whatever stream we have; on failure the socket's
+    // TCP facts go with the report.
+    let setup = match &sh.tls {
+        None => http_setup(tcp, sh.http == HttpChoice::Http2, deadline).await,
+        Some((trust, base)) => tls_then_http(sh, trust, base, tcp, deadline, a).await,
     };
+    let (sender, driver, version) = setup.map_err(|problem| {
+        a.tcp = fd.as_ref().and_then(|fd| tcp_info::read(fd.as_fd()));
+        (problem, Some(addr))
+    })?;
     Ok(Conn {
         id,
         sender,
@@ -347,6 +279,80 @@ async fn open(
         version,
         _driver: Arc::new(driver),
     })
+}
+
+/// The TLS handshake (timed as the `tls` phase, facts recorded), the certificate verdict,
+/// the ALPN choice, then the HTTP handshake.
+async fn tls_then_http(
+    sh: &Shared,
+    trust: &Arc<Trust>,
+    base: &ClientConfig,
+    tcp: TcpStream,
+    deadline: tokio::time::Instant,
+    a: &mut Attempt,
+) -> Result<(Sender, Driver, &'static str), Problem> {
+    let (config, slot) = trust.recording(base);
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let t = Instant::now();
+    let result = timeout_at(
+        deadline,
+        connector.connect(sh.target.server_name.clone(), tcp),
+    )
+    .await;
+    let tls_time = t.elapsed().as_secs_f64();
+    let check = slot.lock().ok().and_then(|mut s| s.take());
+    let stream = match result {
+        Ok(Ok(s)) => s,
+        failed => {
+            record_tls(sh, None, check.as_ref());
+            return Err(match failed {
+                Ok(Err(e)) => Problem::Tls(e),
+                _ => Problem::TlsTimeout,
+            });
+        }
+    };
+    a.phases.tls = Some(tls_time);
+    let session = stream.get_ref().1;
+    let alpn = session
+        .alpn_protocol()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    record_tls(
+        sh,
+        Some((
+            session.protocol_version().map(version_name),
+            session
+                .negotiated_cipher_suite()
+                .map(|s| format!("{:?}", s.suite())),
+            alpn.clone(),
+        )),
+        check.as_ref(),
+    );
+    if let Some(error) = check.as_ref().and_then(|c| c.verdict.clone())
+        && !sh.insecure
+    {
+        return Err(Problem::Certificate(error));
+    }
+    let h2 = alpn.as_deref() == Some("h2");
+    if sh.http == HttpChoice::Http2 && !h2 {
+        return Err(Problem::NoH2 { alpn });
+    }
+    http_setup(stream, h2, deadline).await
+}
+
+/// The HTTP/1.1 or HTTP/2 handshake within the request's deadline.
+async fn http_setup<T>(
+    io: T,
+    h2: bool,
+    deadline: tokio::time::Instant,
+) -> Result<(Sender, Driver, &'static str), Problem>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match timeout_at(deadline, handshake(io, h2)).await {
+        Ok(Ok(x)) => Ok(x),
+        Ok(Err(e)) => Err(Problem::HttpSetup(e)),
+        Err(_) => Err(Problem::HeadersTimeout),
+    }
 }
 
 async fn handshake<T>(io: T, h2: bool) -> hyper::Result<(Sender, Driver, &'static str)>

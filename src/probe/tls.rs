@@ -393,30 +393,17 @@ mod tests {
     fn names() {
         assert_eq!(version_name(rustls::ProtocolVersion::TLSv1_3), "TLSv1.3");
         assert_eq!(version_name(rustls::ProtocolVersion::TLSv1_2), "TLSv1.2");
-        assert_eq!(
-            alert_name(rustls::AlertDescription::ProtocolVersion),
-            "protocol_version"
-        );
-        assert_eq!(
-            alert_name(rustls::AlertDescription::UnknownCA),
-            "unknown_ca"
-        );
-        assert_eq!(
-            alert_name(rustls::AlertDescription::UnknownPSKIdentity),
-            "unknown_psk_identity"
-        );
-        assert_eq!(
-            alert_name(rustls::AlertDescription::UnrecognisedName),
-            "unrecognized_name"
-        );
-        assert_eq!(
-            alert_name(rustls::AlertDescription::HandshakeFailure),
-            "handshake_failure"
-        );
-        assert_eq!(
-            alert_name(rustls::AlertDescription::Unknown(200)),
-            "alert_200"
-        );
+        use rustls::AlertDescription as A;
+        for (alert, name) in [
+            (A::ProtocolVersion, "protocol_version"),
+            (A::UnknownCA, "unknown_ca"),
+            (A::UnknownPSKIdentity, "unknown_psk_identity"),
+            (A::UnrecognisedName, "unrecognized_name"),
+            (A::HandshakeFailure, "handshake_failure"),
+            (A::Unknown(200), "alert_200"),
+        ] {
+            assert_eq!(alert_name(alert), name);
+        }
     }
 
     #[test]
