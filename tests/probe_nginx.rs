@@ -556,6 +556,11 @@ fn proxy_to_a_slow_upstream_is_a_gateway_timeout() {
         .as_f64()
         .unwrap();
     assert!((0.9..3.0).contains(&processing), "processing {processing}");
+    // HTTP/2 with prior knowledge to a server that speaks only HTTP/1.1 here.
+    let (code, r) = probe_json(&[&url, "--connections", "new", "--http2"]);
+    assert_eq!(code, 1, "{r:#}");
+    let f = expect_failure(&r, "http", "http_protocol_error", None);
+    assert!(text(f, "cause").contains("h2c"), "{f}");
     // And nginx says the same in its error log.
     let log = nginx.read("error.log");
     assert!(log.contains("upstream timed out"), "{log}");

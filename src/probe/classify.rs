@@ -114,6 +114,9 @@ pub struct Context<'a> {
     pub processing: Option<Duration>,
     /// The Server header, when known.
     pub server: Option<&'a str>,
+    /// HTTP/2 spoken over plain TCP without an upgrade (`--http2` on http://), and no
+    /// response has come yet on this connection.
+    pub h2_prior_knowledge: bool,
 }
 
 impl Context<'_> {
@@ -201,7 +204,7 @@ pub fn classify(problem: &Problem, cx: &Context<'_>) -> Failure {
         Problem::HttpSetup(e) => failure(
             Layer::Http,
             "http_protocol_error",
-            format!("the HTTP connection could not be set up: {e}"),
+            format!("the HTTP connection could not be set up: {}", error_chain(e)),
             "the server does not speak the HTTP version asked for on this port",
             "probe with --http1.1, or check the server's protocol configuration".into(),
         ),
@@ -629,12 +632,36 @@ fn round_to_timeout(d: Duration) -> Duration {
     Duration::from_secs(d.as_secs_f64().round().max(1.0) as u64)
 }
 
+/// The error with its sources: hyper's own text is often just "http2 error".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
 fn http_failure(e: &hyper::Error, cx: &Context<'_>) -> Failure {
-    if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
+    let text = error_chain(e);
+    if cx.h2_prior_knowledge {
+        failure(
+            Layer::Http,
+            "http_protocol_error",
+            format!("HTTP/2 without TLS (prior knowledge) failed: {text}"),
+            "the server does not speak HTTP/2 in clear text (h2c) on this port: --http2 over http:// sends the HTTP/2 preface straight away",
+            "probe without --http2".into(),
+        )
+    } else if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
         failure(
             Layer::Http,
             "connection_closed",
-            format!("the server closed the connection before answering ({e})"),
+            format!("the server closed the connection before answering ({text})"),
             "a crashed or restarted worker, a request the server would not take, or a plain-text/TLS mix-up on this port",
             format!("the server's error log; curl -v {}:{}", cx.host, cx.port),
         )
@@ -642,7 +669,7 @@ fn http_failure(e: &hyper::Error, cx: &Context<'_>) -> Failure {
         failure(
             Layer::Http,
             "http_protocol_error",
-            format!("the response is not valid HTTP ({e})"),
+            format!("the response is not valid HTTP ({text})"),
             "the port does not speak HTTP (or not this HTTP version), or a middlebox corrupted the response",
             format!("curl -v http://{}:{}/", cx.host, cx.port),
         )
@@ -650,7 +677,7 @@ fn http_failure(e: &hyper::Error, cx: &Context<'_>) -> Failure {
         failure(
             Layer::Http,
             "http_failed",
-            format!("the request failed: {e}"),
+            format!("the request failed: {text}"),
             "the HTTP exchange broke off",
             "the server's error log".into(),
         )
@@ -692,6 +719,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             processing: None,
             server: None,
+            h2_prior_knowledge: false,
         }
     }
 

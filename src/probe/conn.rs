@@ -77,6 +77,7 @@ impl Shared {
             timeout: self.timeout,
             processing: None,
             server: None,
+            h2_prior_knowledge: false,
         }
     }
 
@@ -107,6 +108,8 @@ pub struct Conn {
     fd: Option<Arc<OwnedFd>>,
     addr: SocketAddr,
     version: &'static str,
+    /// A response has come on this connection.
+    answered: bool,
     _driver: Arc<Driver>,
 }
 
@@ -120,6 +123,7 @@ impl Conn {
                 fd: self.fd.clone(),
                 addr: self.addr,
                 version: self.version,
+                answered: self.answered,
                 _driver: self._driver.clone(),
             }),
             Sender::H1(_) => None,
@@ -277,6 +281,7 @@ async fn open(
         fd,
         addr,
         version,
+        answered: false,
         _driver: Arc::new(driver),
     })
 }
@@ -474,12 +479,17 @@ async fn request(sh: &Shared, conn: &mut Conn, deadline: tokio::time::Instant, a
         }
         Ok(Err(e)) => {
             a.tcp = conn.tcp_info();
-            sh.fail(a, Some(conn.addr), &Problem::Http(e));
+            let cx = Context {
+                h2_prior_knowledge: conn.is_http2() && !sh.target.tls && !conn.answered,
+                ..sh.context(Some(conn.addr))
+            };
+            a.failure = Some(classify(&Problem::Http(e), &cx));
             return;
         }
         Ok(Ok(r)) => r,
     };
     a.phases.processing = Some(processing.as_secs_f64());
+    conn.answered = true;
     let status = response.status().as_u16();
     a.status = Some(status);
     let headers = response.headers();

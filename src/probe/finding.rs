@@ -325,6 +325,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             processing: Some(Duration::from_secs(1)),
             server: Some("nginx"),
+            h2_prior_knowledge: false,
         }
     }
 

@@ -756,6 +756,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             processing: None,
             server: None,
+            h2_prior_knowledge: false,
         };
         let mut a = Attempt::new(0, ConnKind::New, 0, Duration::ZERO);
         a.failure = Some(classify(&Problem::ConnectTimeout, &cx));
