@@ -390,6 +390,7 @@ fn tls13_with_http2_succeeds_and_reports_the_session() {
     );
 }
 
+/// `common::code`, for tests where a local `code` shadows it.
 fn code_of(out: &std::process::Output) -> i32 {
     code(out)
 }
@@ -614,7 +615,24 @@ fn closed_port_is_refused() {
         (Some(1), Some(1)),
         "{f}"
     );
-    let out = hostperf(&["probe", &url, "-o", "prometheus"]);
+    // Report files beside standard output.
+    let dir = tempfile::tempdir().unwrap();
+    let prom = dir.path().join("probe.prom");
+    let json = dir.path().join("probe.json");
+    let out = hostperf(&[
+        "probe",
+        &url,
+        "-o",
+        "prometheus",
+        "--output",
+        &format!("prometheus={}", prom.display()),
+        "--output",
+        &format!("json={}", json.display()),
+    ]);
+    assert_eq!(code_of(&out), 1, "{}", describe(&out));
+    assert_eq!(std::fs::read_to_string(&prom).unwrap(), stdout(&out));
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(saved["targets"][0]["success"], false);
     assert!(
         stdout(&out).contains("class=\"connection_refused\""),
         "{}",
