@@ -299,9 +299,12 @@ async fn tls_then_http(
     let (config, slot) = trust.recording(base);
     let connector = tokio_rustls::TlsConnector::from(config);
     let t = Instant::now();
+    // rustls reads the socket 4 KiB at a time; a 64 KiB buffer under it saves the syscalls
+    // that made large bodies over TLS twice as slow as curl's.
+    let io = tokio::io::BufReader::with_capacity(64 * 1024, tcp);
     let result = timeout_at(
         deadline,
-        connector.connect(sh.target.server_name.clone(), tcp),
+        connector.connect(sh.target.server_name.clone(), io),
     )
     .await;
     let tls_time = t.elapsed().as_secs_f64();

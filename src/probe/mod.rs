@@ -160,7 +160,9 @@ async fn run_series(sh: &Arc<Shared>, opts: &ProbeOptions, kind: ConnKind) -> (V
     let began = tokio::time::Instant::now();
     let next = Arc::new(AtomicU32::new(0));
     let reconnects = Arc::new(AtomicU32::new(0));
-    let results = Arc::new(Mutex::new(Vec::with_capacity(opts.count as usize)));
+    let results = Arc::new(Mutex::new(
+        Vec::with_capacity(opts.count.min(1024) as usize),
+    ));
     // Kept-alive over HTTP/2: one connection, its streams shared by every worker.
     let mut first: Option<Conn> = None;
     if kind == ConnKind::Reused {
