@@ -14,7 +14,7 @@ use std::time::Duration;
 use rustls::{CertificateError, PeerIncompatible};
 use serde::Serialize;
 
-use super::tls::alert_name;
+use super::tls::{alert_name, cert_error_text};
 
 /// Where a request failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -547,17 +547,17 @@ fn certificate_failure(e: &rustls::Error, cx: &Context<'_>) -> Failure {
                 "the certificate is revoked".into(),
                 "the CA revoked it",
             ),
-            other => (
+            _ => (
                 "certificate_invalid",
                 "bad_certificate",
-                format!("the certificate is invalid: {other:?}"),
+                format!("the certificate is invalid: {}", cert_error_text(e)),
                 "the certificate or its chain is malformed or uses an unsupported algorithm",
             ),
         },
         other => (
             "certificate_invalid",
             "bad_certificate",
-            format!("the certificate is invalid: {other}"),
+            format!("the certificate is invalid: {}", cert_error_text(other)),
             "the certificate or its chain is malformed",
         ),
     };
@@ -611,7 +611,7 @@ fn status_failure(status: u16, cx: &Context<'_>) -> Failure {
         ),
         _ => (
             "client_error",
-            "the server refused this request (wrong path, method, or missing credentials); the server and network work".into(),
+            "the server refused this request (wrong path, method, or missing credentials); the network and the server are up".into(),
             "check the URL; 401 and 403 need credentials the probe does not send".into(),
         ),
     };
@@ -684,14 +684,16 @@ fn http_failure(e: &hyper::Error, cx: &Context<'_>) -> Failure {
     }
 }
 
-/// `1.5 s`, `250 ms`.
+/// `1.5 s`, `250 ms`, `0.42 ms`.
 pub fn format_secs(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s >= 1.0 {
         let text = format!("{s:.1}");
         format!("{} s", text.trim_end_matches(".0"))
-    } else {
+    } else if s >= 0.01 {
         format!("{:.0} ms", s * 1000.0)
+    } else {
+        format!("{:.2} ms", s * 1000.0)
     }
 }
 
@@ -842,5 +844,6 @@ mod tests {
         assert_eq!(format_secs(Duration::from_millis(1500)), "1.5 s");
         assert_eq!(format_secs(Duration::from_secs(2)), "2 s");
         assert_eq!(format_secs(Duration::from_millis(250)), "250 ms");
+        assert_eq!(format_secs(Duration::from_micros(420)), "0.42 ms");
     }
 }

@@ -416,7 +416,8 @@ fn record_tls(
         .first()
         .is_some_and(|leaf| leaf.not_after_unix < now_unix || leaf.not_before_unix > now_unix);
     let err = |r: Option<&Result<(), rustls::Error>>| {
-        r.and_then(|r| r.as_ref().err()).map(|e| e.to_string())
+        r.and_then(|r| r.as_ref().err())
+            .map(super::tls::cert_error_text)
     };
     let roots = sh
         .tls

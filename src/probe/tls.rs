@@ -348,6 +348,37 @@ pub fn rfc3339(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A certificate verification error in plain words (rustls's Display shows Debug forms such
+/// as `Other(OtherError(CaUsedAsEndEntity))`).
+pub fn cert_error_text(e: &Error) -> String {
+    let Error::InvalidCertificate(ce) = e else {
+        return e.to_string();
+    };
+    match ce {
+        CertificateError::UnknownIssuer => "not issued by a trusted CA (unknown issuer)".into(),
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => "expired".into(),
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            "not valid yet".into()
+        }
+        CertificateError::NotValidForNameContext {
+            expected,
+            presented,
+        } => format!(
+            "not valid for {} (it names {})",
+            expected.to_str(),
+            presented.join(", ")
+        ),
+        CertificateError::NotValidForName => "not valid for this name".into(),
+        CertificateError::BadSignature => "its signature does not verify".into(),
+        CertificateError::Revoked => "revoked".into(),
+        CertificateError::Other(other) if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+            "a CA certificate is used as the server's own certificate".into()
+        }
+        CertificateError::Other(other) => other.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
 /// `TLSv1.3` for rustls's `TLSv1_3`.
 pub fn version_name(v: rustls::ProtocolVersion) -> String {
     format!("{v:?}").replace('_', ".")
@@ -404,6 +435,23 @@ mod tests {
         ] {
             assert_eq!(alert_name(alert), name);
         }
+    }
+
+    #[test]
+    fn certificate_errors_in_words() {
+        let e = Error::InvalidCertificate(CertificateError::UnknownIssuer);
+        assert_eq!(
+            cert_error_text(&e),
+            "not issued by a trusted CA (unknown issuer)"
+        );
+        let e = Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+            expected: ServerName::try_from("a.example").unwrap(),
+            presented: vec!["b.example".into()],
+        });
+        assert_eq!(
+            cert_error_text(&e),
+            "not valid for a.example (it names b.example)"
+        );
     }
 
     #[test]
