@@ -641,6 +641,50 @@ fn closed_port_is_refused() {
 }
 
 #[test]
+fn closed_ipv6_port_is_refused() {
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        skip(
+            "closed_ipv6_port_is_refused",
+            "no IPv6 loopback address (::1)",
+        );
+        return;
+    };
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let url = format!("http://[::1]:{port}/");
+    let (code, r) = probe_json(&[&url, "--connections", "new", "--timeout", "2"]);
+    assert_eq!(code, 1, "{r:#}");
+    expect_failure(&r, "connect", "connection_refused", None);
+    assert_eq!(r["targets"][0]["address"], format!("[::1]:{port}"));
+}
+
+#[test]
+fn an_empty_system_bundle_is_said() {
+    // SSL_CERT_FILE pointing at an empty file: rustls-native-certs finds no root.
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("none.pem");
+    std::fs::write(&empty, "").unwrap();
+    let port = free_port();
+    let out = Command::new(common::bin())
+        .args([
+            "probe",
+            &format!("https://127.0.0.1:{port}/"),
+            "--connections",
+            "new",
+            "-o",
+            "json",
+        ])
+        .env("SSL_CERT_FILE", &empty)
+        .env("SSL_CERT_DIR", dir.path())
+        .output()
+        .unwrap();
+    let r: Value =
+        serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)));
+    let notes = r["notes"].to_string();
+    assert!(notes.contains("no CA certificates were found"), "{r:#}");
+}
+
+#[test]
 fn usage_errors_exit_2() {
     for args in [
         vec!["probe", "example.com"],

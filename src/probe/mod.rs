@@ -50,6 +50,11 @@ pub fn run(opts: &ProbeOptions) -> anyhow::Result<ProbeReport> {
     } else {
         None
     };
+    if trust.as_ref().is_some_and(|t| t.count == 0) {
+        notes.push(
+            "no CA certificates were found on this host (SSL_CERT_FILE, SSL_CERT_DIR, /etc/ssl/certs): every certificate will look untrusted; install ca-certificates or pass --cacert".into(),
+        );
+    }
     let tls_config = match &trust {
         Some(t) => Some((t.clone(), t.client_config(opts.http)?)),
         None => None,

@@ -35,6 +35,8 @@ pub struct Trust {
     provider: Arc<CryptoProvider>,
     /// `system CA bundle (N certificates)` or `--cacert PATH (N certificates)`.
     pub source: String,
+    /// How many roots were loaded (0 where the host has no CA bundle).
+    pub count: usize,
 }
 
 impl Trust {
@@ -43,7 +45,7 @@ impl Trust {
     /// file that is unreadable or holds no certificate is a usage error.
     pub fn load(cacert: Option<&Path>) -> anyhow::Result<Trust> {
         let mut roots = RootCertStore::empty();
-        let source = match cacert {
+        let (source, count) = match cacert {
             Some(path) => {
                 let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
                     .and_then(|it| it.collect::<Result<Vec<_>, _>>())
@@ -60,7 +62,10 @@ impl Trust {
                         path.display()
                     )));
                 }
-                format!("--cacert {} ({added} certificates)", path.display())
+                (
+                    format!("--cacert {} ({added} certificates)", path.display()),
+                    added,
+                )
             }
             None => {
                 let found = rustls_native_certs::load_native_certs();
@@ -68,13 +73,14 @@ impl Trust {
                 if added == 0 {
                     tracing::warn!(errors = ?found.errors, "no system CA certificates found");
                 }
-                format!("system CA bundle ({added} certificates)")
+                (format!("system CA bundle ({added} certificates)"), added)
             }
         };
         Ok(Trust {
             roots: Arc::new(roots),
             provider: Arc::new(rustls::crypto::ring::default_provider()),
             source,
+            count,
         })
     }
 
