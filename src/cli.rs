@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "hostperf",
-    version,
+    version = env!("HOSTPERF_VERSION"),
     propagate_version = true,
     max_term_width = 100
 )]
@@ -77,6 +77,24 @@ pub enum Command {
     /// Time requests to http(s) URLs phase by phase and say whether the network or the
     /// application is slow; TLS and certificate facts; failures by layer.
     Probe(ProbeArgs),
+    /// Print the shell completion script for bash, zsh or fish (also elvish, powershell).
+    #[command(after_long_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+}
+
+const COMPLETIONS_HELP: &str = "\
+Load it for the current shell:
+  source <(hostperf completions bash)
+Install it for every user (the Debian package already does):
+  hostperf completions bash > /usr/share/bash-completion/completions/hostperf
+  hostperf completions zsh  > /usr/share/zsh/vendor-completions/_hostperf
+  hostperf completions fish > /usr/share/fish/vendor_completions.d/hostperf.fish";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

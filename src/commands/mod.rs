@@ -3,6 +3,8 @@
 
 mod apply;
 mod check;
+/// Public: the packaging step writes the same completion scripts.
+pub mod completions;
 mod plan;
 mod probe;
 mod profiles;
@@ -31,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Diagnose(args) => diagnose::run(g, args),
         Command::Snapshot(args) => diagnose::snapshot(g, args),
         Command::Probe(args) => probe::run(args),
+        Command::Completions(args) => completions::run(args),
     }
 }
 
