@@ -9,10 +9,13 @@ for tool in ip:iproute2 ss:iproute2 ethtool:ethtool setpriv:util-linux flock:uti
             curl:curl prometheus-node-exporter:prometheus-node-exporter promtool:prometheus; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
 done
+# nginx for the probe tests (they run their own, in the foreground on free high ports).
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 if ((${#missing[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-        # Packages with daemons (node_exporter, prometheus) must not start them: the tests
-        # start their own on loopback. policy-rc.d is Debian's switch for that.
+        # Packages with daemons (node_exporter, prometheus, nginx) must not start them: the
+        # tests start their own on loopback (nothing may take port 80). policy-rc.d is
+        # Debian's switch for that.
         policy=/usr/sbin/policy-rc.d created_policy=false status=0
         if [[ ! -e $policy ]]; then
             printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && created_policy=true

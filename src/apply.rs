@@ -1,19 +1,34 @@
 //! Apply and rollback. Apply writes the journal before the first change and, when any
-//! write fails, restores everything already written, newest first. Rollback restores a
-//! snapshot, skipping settings someone else changed since (unless forced).
+//! write fails, restores everything already written, newest first — unless the setting is
+//! optional and the kernel or driver refused it at write time: then it alone is put back
+//! and skipped with a warning. Rollback restores a snapshot, skipping settings someone else
+//! changed since (unless forced).
+
+use std::collections::HashSet;
 
 use serde::Serialize;
 
 use crate::exit::UsageError;
 use crate::host::Host;
 use crate::journal::{Change, Journal, Snapshot, State};
-use crate::tune::{ErrorKind, TuneError};
+use crate::tune::{ErrorKind, Knob, TuneError};
 
 /// How an apply ended.
 #[derive(Debug, Serialize)]
 pub struct Applied {
     pub snapshot_id: Option<String>,
+    /// Settings written (skipped ones not counted).
     pub changed: usize,
+    /// Optional settings the kernel or driver refused at write time, left as they were.
+    pub skipped: Vec<SkippedWrite>,
+}
+
+/// An optional setting refused at write time.
+#[derive(Debug, Serialize)]
+pub struct SkippedWrite {
+    pub setting: String,
+    /// The kernel's or driver's answer.
+    pub reason: String,
 }
 
 /// The failure of an apply, after the host was put back.
@@ -25,36 +40,95 @@ pub struct ApplyFailed {
     pub bad_input: bool,
 }
 
-/// Writes `changes` in order under `journal`'s lock, which the caller holds.
+/// Writes `changes` in order under `journal`'s lock, which the caller holds; any failure
+/// undoes everything (see [`apply_skipping`] for optional settings).
 pub fn apply(
     host: &Host,
     journal: &Journal,
     profile: &str,
     changes: Vec<Change>,
 ) -> anyhow::Result<Applied> {
+    apply_skipping(host, journal, profile, changes, &HashSet::new())
+}
+
+/// A write the kernel or driver refused because of the setting or its value (EOPNOTSUPP,
+/// EINVAL, ERANGE, a value read back different): what an optional setting may skip. I/O
+/// faults and missing privilege are not refusals: they undo the whole apply.
+fn refused(e: &TuneError) -> bool {
+    matches!(
+        e.kind,
+        ErrorKind::Unsupported | ErrorKind::Rejected | ErrorKind::NotTaken
+    )
+}
+
+/// Writes `changes` in order under `journal`'s lock, which the caller holds. A change whose
+/// knob is in `optional` and that the kernel or driver refuses at write time is put back
+/// (it may have been partly taken) and reported in [`Applied::skipped`]; the rest stays
+/// applied. Any other failure restores everything written, newest first, and returns the
+/// error: exit code 2 when the kernel or driver rejected a value or privilege was missing
+/// (the host is as it was), 1 otherwise.
+pub fn apply_skipping(
+    host: &Host,
+    journal: &Journal,
+    profile: &str,
+    changes: Vec<Change>,
+    optional: &HashSet<Knob>,
+) -> anyhow::Result<Applied> {
     if changes.is_empty() {
         return Ok(Applied {
             snapshot_id: None,
             changed: 0,
+            skipped: Vec::new(),
         });
     }
     let mut snapshot = journal.new_snapshot(profile, host, changes);
     journal.save(&snapshot)?;
     tracing::info!(id = %snapshot.id, "journal written before the first change");
+    let mut skipped = Vec::new();
     for (index, change) in snapshot.changes.iter().enumerate() {
         tracing::debug!(knob = %change.knob, value = ?change.applied, "write");
-        if let Err(error) = change.knob.write(host, change.applied.as_deref()) {
+        let Err(error) = change.knob.write(host, change.applied.as_deref()) else {
+            continue;
+        };
+        if !(optional.contains(&change.knob) && refused(&error)) {
             return Err(undo(host, journal, &mut snapshot, index, error));
         }
+        if let Err(restore) = put_back(host, change) {
+            let error = TuneError::new(
+                restore.kind,
+                format!("{error}; putting the previous value back failed: {restore}"),
+            );
+            return Err(undo(host, journal, &mut snapshot, index, error));
+        }
+        tracing::warn!("skipped {} (optional): {error}", change.knob);
+        skipped.push(SkippedWrite {
+            setting: change.knob.to_string(),
+            reason: error.message,
+        });
     }
     snapshot.state = State::Applied;
     if let Err(error) = journal.mark(&snapshot) {
         return Err(unrecorded(host, journal, &mut snapshot, error));
     }
     Ok(Applied {
-        changed: snapshot.changes.len(),
+        changed: snapshot.changes.len() - skipped.len(),
         snapshot_id: Some(snapshot.id),
+        skipped,
     })
+}
+
+/// Restores one change's previous value if the refused write changed anything.
+fn put_back(host: &Host, change: &Change) -> Result<(), TuneError> {
+    let now = change.knob.read(host).ok().flatten();
+    let unchanged = match (&now, &change.previous) {
+        (Some(n), Some(p)) => change.knob.normalize(n) == change.knob.normalize(p),
+        (None, None) => true,
+        _ => false,
+    };
+    if unchanged {
+        return Ok(());
+    }
+    change.knob.write(host, change.previous.as_deref())
 }
 
 /// Restores the first `written` changes newest first (and the failed one, which may have
@@ -68,9 +142,15 @@ fn undo(
 ) -> anyhow::Error {
     let not_restored = restore(host, &snapshot.changes[..=failed_at]);
     let failed = &snapshot.changes[failed_at];
+    // A value the kernel or driver rejects (unsupported, invalid, not taken) or missing
+    // privilege is the operator's to fix: exit 2, as README says. I/O faults: exit 1.
     let bad_input = matches!(
         error.kind,
-        ErrorKind::Rejected | ErrorKind::Invalid | ErrorKind::NeedsPrivilege | ErrorKind::NotTaken
+        ErrorKind::Rejected
+            | ErrorKind::Invalid
+            | ErrorKind::NeedsPrivilege
+            | ErrorKind::NotTaken
+            | ErrorKind::Unsupported
     );
     snapshot.state = if not_restored.is_empty() {
         State::Reverted
@@ -110,22 +190,15 @@ fn undo(
 /// Puts back the previous value of each change, newest first, skipping those already back.
 /// Returns the ones that could not be restored, as "setting: why".
 fn restore(host: &Host, changes: &[Change]) -> Vec<String> {
-    let mut not_restored = Vec::new();
-    for change in changes.iter().rev() {
-        let now = change.knob.read(host).ok().flatten();
-        let unchanged = match (&now, &change.previous) {
-            (Some(n), Some(p)) => change.knob.normalize(n) == change.knob.normalize(p),
-            (None, None) => true,
-            _ => false,
-        };
-        if unchanged {
-            continue;
-        }
-        if let Err(e) = change.knob.write(host, change.previous.as_deref()) {
-            not_restored.push(format!("{}: {e}", change.knob));
-        }
-    }
-    not_restored
+    changes
+        .iter()
+        .rev()
+        .filter_map(|change| {
+            put_back(host, change)
+                .err()
+                .map(|e| format!("{}: {e}", change.knob))
+        })
+        .collect()
 }
 
 /// Every write succeeded but the journal could not record it (a full or failing disk): an

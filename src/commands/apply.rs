@@ -1,5 +1,6 @@
 //! `hostperf apply`: validate the whole plan, journal, write, read back.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -103,7 +104,9 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
         .items
         .iter()
         .filter_map(|i| match &i.action {
-            Action::Skipped(why) if i.knob.is_some() => Some(format!("{}: {why}", i.setting)),
+            Action::Skipped(why) | Action::UnsupportedByDriver(why) if i.knob.is_some() => {
+                Some(format!("{}: {why}", i.setting))
+            }
             _ => None,
         })
         .collect();
@@ -112,8 +115,30 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     }
     let mut changes = plan.journal_changes();
     changes.extend(persist::changes(&host, &files)?);
+    // Optional settings the kernel or driver refuses at write time are skipped, not undone.
+    let optional: HashSet<Knob> = plan
+        .items
+        .iter()
+        .filter(|i| i.optional)
+        .filter_map(|i| i.knob.clone())
+        .collect();
+    let applied =
+        crate::apply::apply_skipping(&host, &journal, &profile.name, changes.clone(), &optional)?;
+    let mut skipped = skipped;
+    for s in &applied.skipped {
+        skipped.push(format!(
+            "{}: optional, refused at write time and left as it was: {}",
+            s.setting, s.reason
+        ));
+    }
     let rows: Vec<ChangedRow> = changes
         .iter()
+        .filter(|c| {
+            !applied
+                .skipped
+                .iter()
+                .any(|s| s.setting == c.knob.to_string())
+        })
         .map(|c| ChangedRow {
             setting: c.knob.to_string(),
             from: c
@@ -126,7 +151,6 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
                 .filter(|_| !matches!(c.knob, Knob::File { .. })),
         })
         .collect();
-    let applied = crate::apply::apply(&host, &journal, &profile.name, changes)?;
     let output = ApplyOutput {
         profile: &profile.name,
         dry_run: false,

@@ -6,6 +6,7 @@ mod check;
 /// Public: the packaging step writes the same completion scripts.
 pub mod completions;
 mod plan;
+mod probe;
 mod profiles;
 mod rollback;
 mod show;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Show(args) => show::run(g, args),
         Command::Diagnose(args) => diagnose::run(g, args),
         Command::Snapshot(args) => diagnose::snapshot(g, args),
+        Command::Probe(args) => probe::run(args),
         Command::Completions(args) => completions::run(args),
     }
 }

@@ -3,10 +3,13 @@
 //! Every read and write of /proc, /sys, rlimits and netlink goes through [`Host`]. A host has
 //! a root directory: `/` on a live machine, or a fixture tree of captured files. The same
 //! code therefore runs on a live host, inside a network namespace, and against a capture.
-//! Netlink, which has no files, is refused below a fixture root. Faults can be injected
-//! explicitly (never by `cfg!(test)`), so the rollback paths are tested with the real code.
+//! Netlink, which has no files, reaches the kernel only for a live host; below a fixture root
+//! that describes its NICs in `ROOT/netlink.yaml` a scripted double answers instead
+//! ([`NetlinkBackend`]), and any other root refuses it. Faults can be injected explicitly
+//! (never by `cfg!(test)`), so the rollback paths are tested with the real code.
 
 mod fault;
+pub mod fixture_netlink;
 pub mod netlink;
 pub mod rlimit;
 pub mod sysctl;
@@ -14,15 +17,17 @@ pub mod sysctl;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 pub use fault::FaultPlan;
+pub use fixture_netlink::FixtureNetlink;
 
 /// Where hostperf reads and writes the machine.
 #[derive(Clone, Debug)]
 pub struct Host {
     root: PathBuf,
     faults: Option<Arc<FaultPlan>>,
+    net: Arc<NetState>,
 }
 
 /// A network namespace: the inode of its nsfs file (what `ip netns identify` compares) and
@@ -42,6 +47,46 @@ impl std::fmt::Display for NetnsId {
         }
     }
 }
+
+/// Which netlink answers the netlink-level operations (ethtool get/set, qdisc
+/// get/replace/delete) of a Host: chosen when the Host is built, never by `cfg!(test)`.
+#[derive(Debug)]
+pub enum NetlinkBackend {
+    /// The kernel of this process's network namespace (the root is `/`).
+    Live,
+    /// The scripted double of a fixture root ([`FixtureNetlink`], `ROOT/netlink.yaml`).
+    Fixture(FixtureNetlink),
+    /// A root without a device description: refused, with the reason.
+    Refused(String),
+    /// A description that cannot be read: refused, naming the file and the fault.
+    Invalid(String),
+}
+
+/// The netlink backend and what one run has already learned from it.
+#[derive(Debug, Default)]
+struct NetState {
+    /// Set when the Host is built with an explicit backend, else chosen on first use.
+    backend: OnceLock<NetlinkBackend>,
+    cache: Mutex<NetCache>,
+}
+
+/// Per-run memory of the network devices, so that a section over hundreds of interfaces
+/// lists /sys/class/net and dumps the qdiscs once instead of once per interface. Whoever
+/// changes a qdisc drops `qdiscs`.
+#[derive(Debug, Default)]
+pub struct NetCache {
+    /// The names under /sys/class/net.
+    pub interfaces: Option<Arc<Vec<String>>>,
+    /// Every qdisc of the namespace from one RTM_GETQDISC dump, by interface index.
+    pub qdiscs: Option<Arc<std::collections::HashMap<i32, Vec<netlink::TcQdisc>>>>,
+    /// The numbered lines of /proc/interrupts.
+    pub interrupts: Option<Arc<Vec<InterruptLine>>>,
+    /// Interface indexes looked up so far, by name.
+    pub ifindex: std::collections::HashMap<String, i32>,
+}
+
+/// One numbered /proc/interrupts line: IRQ, chip, action names.
+pub type InterruptLine = (u32, String, Vec<String>);
 
 /// An I/O failure, always with the path it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -77,12 +122,24 @@ impl Host {
         Host::with_root("/")
     }
 
-    /// A host whose /proc and /sys live below `root` (a fixture tree or a capture).
+    /// A host whose /proc and /sys live below `root` (a fixture tree or a capture). Its
+    /// netlink is the kernel's when the root is `/`, else the double described by
+    /// `ROOT/netlink.yaml` when there is one, else refused (read on first use).
     pub fn with_root(root: impl Into<PathBuf>) -> Self {
         Host {
             root: root.into(),
             faults: None,
+            net: Arc::default(),
         }
+    }
+
+    /// Overrides the netlink backend the root would choose (e.g. a double for a tree that
+    /// keeps its description elsewhere, or a refusal).
+    pub fn with_netlink(mut self, backend: NetlinkBackend) -> Self {
+        let state = NetState::default();
+        let _ = state.backend.set(backend);
+        self.net = Arc::new(state);
+        self
     }
 
     /// Makes chosen operations fail, to exercise error and rollback paths.
@@ -335,9 +392,52 @@ impl Host {
         self.injected(op, target)
     }
 
+    /// Who answers ethtool and qdisc requests for this host: the kernel (then open sockets
+    /// with [`Host::netlink`]) or the fixture's double. A root without a description is an
+    /// Unsupported error that says how to give it one; a malformed description is an
+    /// InvalidData error naming the file.
+    pub fn netlink_backend(&self) -> Result<&NetlinkBackend, HostError> {
+        let backend = self.net.backend.get_or_init(|| {
+            if self.is_live() {
+                return NetlinkBackend::Live;
+            }
+            match FixtureNetlink::load(&self.root) {
+                Ok(Some(double)) => NetlinkBackend::Fixture(double),
+                Ok(None) => NetlinkBackend::Refused(format!(
+                    "netlink needs a live host, not a fixture root {} (describe its devices in {}/{})",
+                    self.root.display(),
+                    self.root.display(),
+                    fixture_netlink::DESCRIPTION
+                )),
+                Err(e) => NetlinkBackend::Invalid(e),
+            }
+        });
+        let refuse = |kind: io::ErrorKind, why: &str| {
+            Err(HostError::new(
+                "netlink",
+                "/netlink",
+                io::Error::new(kind, why.to_string()),
+            ))
+        };
+        match backend {
+            NetlinkBackend::Refused(why) => refuse(io::ErrorKind::Unsupported, why),
+            NetlinkBackend::Invalid(why) => refuse(io::ErrorKind::InvalidData, why),
+            other => Ok(other),
+        }
+    }
+
+    /// This run's memory of the network devices (see [`NetCache`]).
+    pub fn net_cache(&self) -> MutexGuard<'_, NetCache> {
+        self.net
+            .cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// A netlink socket of `protocol` (libc::NETLINK_ROUTE, NETLINK_GENERIC, ...) in this
-    /// process's network namespace. Netlink has no files, so a fixture root cannot answer it:
-    /// refused there with an Unsupported error. Faults: op "netlink", path
+    /// process's network namespace. A socket reaches the kernel, so a fixture root cannot
+    /// have one: refused there with an Unsupported error (its double answers the
+    /// [`NetlinkBackend`] operations instead). Faults: op "netlink", path
     /// `/netlink/PROTOCOL` (e.g. `/netlink/4` for inet_diag).
     pub fn netlink(&self, protocol: libc::c_int) -> Result<netlink::Socket, HostError> {
         let target = PathBuf::from(format!("/netlink/{protocol}"));

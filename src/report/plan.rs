@@ -25,7 +25,7 @@ pub fn plan_table(plan: &Plan, persist: &[PersistFile]) -> String {
         let colour = match item.action {
             Action::Change => Color::Cyan,
             Action::AlreadySet => Color::Green,
-            Action::Skipped(_) => Color::Yellow,
+            Action::Skipped(_) | Action::UnsupportedByDriver(_) => Color::Yellow,
             _ => Color::Red,
         };
         let desired = match &item.target {
