@@ -14,7 +14,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 use serde::{Deserialize, Serialize};
@@ -164,6 +164,9 @@ pub struct Forgotten {
 pub struct Journal {
     dir: PathBuf,
     faults: Option<Arc<FaultPlan>>,
+    /// The checked state directory and `snapshots/`, once opened.
+    state: OnceLock<Dir>,
+    snapshots: OnceLock<Dir>,
 }
 
 /// Held while an apply or rollback runs; released on drop.
@@ -182,6 +185,8 @@ impl Journal {
         Journal {
             dir: dir.into(),
             faults: None,
+            state: OnceLock::new(),
+            snapshots: OnceLock::new(),
         }
     }
 
@@ -214,7 +219,7 @@ impl Journal {
         let path = dir.path.join("lock");
         self.injected("lock")
             .map_err(|e| anyhow::anyhow!("cannot open the lock file {}: {e}", path.display()))?;
-        let fd = open_file(&dir, "lock", OFlags::RDWR | OFlags::CREATE, "lock file")?;
+        let fd = open_file(dir, "lock", OFlags::RDWR | OFlags::CREATE, "lock file")?;
         let file = fs::File::from(fd);
         match file.try_lock() {
             Ok(()) => Ok(Lock { _file: file }),
@@ -300,7 +305,7 @@ impl Journal {
             state: snapshot.state,
         })?;
         line.push(b'\n');
-        let fd = open_file(&dir, &name, OFlags::WRONLY | OFlags::APPEND, "snapshot")?;
+        let fd = open_file(dir, &name, OFlags::WRONLY | OFlags::APPEND, "snapshot")?;
         (|| -> io::Result<()> {
             self.injected("mark")?;
             fs::File::from(fd).write_all(&line)?;
@@ -323,8 +328,8 @@ impl Journal {
             return Ok(Scan::default());
         };
         let mut scan = Scan::default();
-        for id in list_ids(&dir, SNAPSHOT)? {
-            match read_snapshot(&dir, &id) {
+        for id in list_ids(dir, SNAPSHOT)? {
+            match read_snapshot(dir, &id) {
                 Ok(snapshot) => scan.snapshots.push(snapshot),
                 Err(damaged) => scan.damaged.push(damaged),
             }
@@ -352,7 +357,7 @@ impl Journal {
         {
             return Err(missing());
         }
-        read_snapshot(&dir, id).map_err(|d| UsageError::new(d.to_string()))
+        read_snapshot(dir, id).map_err(|d| UsageError::new(d.to_string()))
     }
 
     /// The newest snapshot whose changes are still in place (applied, or interrupted).
@@ -375,8 +380,8 @@ impl Journal {
             return Ok(Vec::new());
         };
         let mut found = Vec::new();
-        for id in list_ids(&dir, UNFINISHED)? {
-            if let Ok(snapshot) = read_snapshot(&dir, &id)
+        for id in list_ids(dir, UNFINISHED)? {
+            if let Ok(snapshot) = read_snapshot(dir, &id)
                 && snapshot.state == State::Applying
             {
                 found.push(snapshot);
@@ -458,7 +463,7 @@ impl Journal {
                 self.dir.display()
             )));
         }
-        let (snapshot, damaged) = match read_snapshot(&dir, id) {
+        let (snapshot, damaged) = match read_snapshot(dir, id) {
             Ok(s) => (Some(s), None),
             Err(d) => (None, Some(d)),
         };
@@ -483,21 +488,30 @@ impl Journal {
         })
     }
 
-    /// The state directory, checked; created 0700 when absent and `create`.
-    fn state_dir(&self, create: bool) -> anyhow::Result<Option<Dir>> {
-        open_dir(None, &self.dir, create, "state directory")
+    /// The state directory, checked; created 0700 when absent and `create`. Opened once
+    /// per Journal: every later open is relative to this fd.
+    fn state_dir(&self, create: bool) -> anyhow::Result<Option<&Dir>> {
+        if let Some(dir) = self.state.get() {
+            return Ok(Some(dir));
+        }
+        Ok(open_dir(None, &self.dir, create, "state directory")?
+            .map(|dir| self.state.get_or_init(|| dir)))
     }
 
-    fn snapshots_dir(&self, create: bool) -> anyhow::Result<Option<Dir>> {
+    fn snapshots_dir(&self, create: bool) -> anyhow::Result<Option<&Dir>> {
+        if let Some(dir) = self.snapshots.get() {
+            return Ok(Some(dir));
+        }
         let Some(state) = self.state_dir(create)? else {
             return Ok(None);
         };
-        open_dir(
-            Some(&state),
+        Ok(open_dir(
+            Some(state),
             Path::new("snapshots"),
             create,
             "snapshots directory",
-        )
+        )?
+        .map(|dir| self.snapshots.get_or_init(|| dir)))
     }
 }
 
