@@ -100,7 +100,7 @@ pub fn apply_skipping(
             );
             return Err(undo(host, journal, &mut snapshot, index, error));
         }
-        tracing::warn!("skipped {} (optional): {error}", change.knob);
+        tracing::debug!("skipped {} (optional): {error}", change.knob);
         skipped.push(SkippedWrite {
             setting: change.knob.to_string(),
             reason: error.message,
@@ -241,19 +241,32 @@ fn unrecorded(
 }
 
 /// What rollback did with one change.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Restored {
     /// The snapshot the change belongs to.
     pub snapshot: String,
     pub setting: String,
+    pub kind: &'static str,
+    #[serde(rename = "status")]
     pub outcome: Outcome,
+    /// The value found before restoring (null: absent or unreadable; for a file, see
+    /// `detail`).
+    pub current: Option<String>,
+    /// The value from before the apply, which rollback writes (null: absent; for a file,
+    /// see `detail`).
+    pub desired: Option<String>,
+    /// What happened, when the other fields do not say it: why a setting was left alone
+    /// or failed, what was done with a file.
     pub detail: String,
 }
 
-#[derive(Debug, PartialEq, Eq, Serialize)]
+/// What rollback did with one setting.
+#[derive(Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
+    /// Written back to the value from before the apply.
     Restored,
+    /// It already had the value from before the apply.
     AlreadyPrevious,
     /// Someone changed it after the apply; left alone without --force.
     SkippedDrift,
@@ -312,20 +325,32 @@ pub fn rollback(
     let mut report = Vec::new();
     for change in snapshot.changes.iter().rev() {
         let knob = &change.knob;
-        let mut row = |outcome, detail| {
+        // A managed file is summarised, never printed whole.
+        let is_file = matches!(knob, Knob::File { .. });
+        let value = |v: &Option<String>| v.clone().filter(|_| !is_file);
+        let mut row = |outcome, current: Option<String>, detail: String| {
             report.push(Restored {
                 snapshot: snapshot.id.clone(),
                 setting: knob.to_string(),
+                kind: knob.kind(),
                 outcome,
+                current: value(&current),
+                desired: value(&change.previous),
                 detail,
             })
         };
-        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".into());
+        let show = |v: &Option<String>| match (v, is_file) {
+            (None, true) => "no file".to_string(),
+            (Some(text), true) => format!("a file of {} line(s)", text.lines().count()),
+            (None, false) => "(absent)".into(),
+            (Some(v), false) => v.clone(),
+        };
         if let Some(iface) = knob.iface()
             && !host.exists(format!("/sys/class/net/{iface}"))
         {
             row(
                 Outcome::Gone,
+                None,
                 format!("interface {iface} no longer exists; skipped, the rest is restored"),
             );
             continue;
@@ -335,6 +360,7 @@ pub fn rollback(
             Err(e) => {
                 row(
                     Outcome::Failed,
+                    None,
                     format!("cannot read the current value: {e}"),
                 );
                 continue;
@@ -346,31 +372,45 @@ pub fn rollback(
             _ => false,
         };
         if same(&now, &change.previous) {
-            row(Outcome::AlreadyPrevious, format!("already {}", show(&now)));
+            let detail = if is_file {
+                format!("already as before the apply ({})", show(&now))
+            } else {
+                String::new()
+            };
+            row(Outcome::AlreadyPrevious, now.clone(), detail);
             continue;
         }
         if !same(&now, &change.applied) && !force {
-            row(
-                Outcome::SkippedDrift,
-                format!(
-                    "changed since the apply (applied {}, now {}); left alone, use --force to restore {}",
-                    show(&change.applied),
-                    show(&now),
-                    show(&change.previous)
-                ),
+            let detail = format!(
+                "changed since the apply (it wrote {}); left alone, --force restores it",
+                show(&change.applied),
             );
+            row(Outcome::SkippedDrift, now.clone(), detail);
             continue;
         }
         match knob.write(host, change.previous.as_deref()) {
-            Ok(()) => row(
-                Outcome::Restored,
-                format!("{} -> {}", show(&now), show(&change.previous)),
-            ),
-            Err(e) => row(Outcome::Failed, e.to_string()),
+            Ok(()) => {
+                let detail = match (is_file, &change.previous) {
+                    (false, _) => String::new(),
+                    (true, None) => "removed the file the apply created".to_string(),
+                    (true, Some(_)) => {
+                        format!("put back its previous content ({})", show(&change.previous))
+                    }
+                };
+                row(Outcome::Restored, now.clone(), detail)
+            }
+            Err(e) => row(Outcome::Failed, now.clone(), e.to_string()),
         }
     }
-    if report.iter().all(|r| r.outcome.is_done()) {
-        snapshot.state = State::RolledBack;
+    // A rollback that left settings in place is recorded as partial: --list no longer
+    // shows it as applied, and a later rollback (with --force) finishes it.
+    let state = if report.iter().all(|r| r.outcome.is_done()) {
+        State::RolledBack
+    } else {
+        State::PartlyRolledBack
+    };
+    if snapshot.state != state {
+        snapshot.state = state;
         journal.mark(&snapshot)?;
     }
     Ok(report)

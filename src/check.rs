@@ -1,18 +1,25 @@
 //! `hostperf check`: does the host match a profile? One result per setting.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::exit;
 use crate::plan::{Action, Plan};
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: `expected` became `desired` (the word plan uses), and `detail` is null on a fail
+/// (`current` and `desired` say it).
+pub const SCHEMA_VERSION: u32 = 2;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// The current value satisfies the profile.
     Pass,
+    /// Drift: the current value does not satisfy the profile.
     Fail,
+    /// Optional and absent here, or nothing to check (a ulimit without --pid/--process).
     Skip,
+    /// Required, and could not be evaluated (absent, unreadable, invalid here).
     Error,
 }
 
@@ -27,20 +34,24 @@ impl Status {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct CheckResult {
     pub setting: String,
+    /// sysctl, ulimit, or a network kind: nic, steering, irq, qdisc.
     pub kind: &'static str,
     pub status: Status,
+    /// The value now; null when absent or unreadable.
     pub current: Option<String>,
-    pub expected: String,
-    /// Why it failed, was skipped or could not be evaluated.
+    /// What the profile wants, as it writes it (`>=4096`, `bbr`, `4096 87380 6291456`).
+    pub desired: String,
+    /// Why it was skipped or could not be evaluated; null on pass and fail.
     pub detail: Option<String>,
     /// Why the profile sets it.
     pub reason: String,
 }
 
-#[derive(Debug, Default, Serialize)]
+/// Settings by status; always over every setting, also with --failures-only.
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
 pub struct Summary {
     pub pass: usize,
     pub fail: usize,
@@ -49,7 +60,7 @@ pub struct Summary {
 }
 
 /// The documented JSON shape of `hostperf check -o json` (see docs/check.md).
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct CheckReport {
     pub schema_version: u32,
     pub profile: String,
@@ -70,14 +81,7 @@ impl CheckReport {
             .map(|item| {
                 let (status, detail) = match &item.action {
                     Action::AlreadySet => (Status::Pass, None),
-                    Action::Change => (
-                        Status::Fail,
-                        Some(format!(
-                            "is {}, profile wants {}",
-                            item.current.as_deref().unwrap_or("(absent)"),
-                            item.desired
-                        )),
-                    ),
+                    Action::Change => (Status::Fail, None),
                     Action::Skipped(why) | Action::UnsupportedByDriver(why) => {
                         (Status::Skip, Some(why.clone()))
                     }
@@ -96,7 +100,7 @@ impl CheckReport {
                     kind: item.kind,
                     status,
                     current: item.current.clone(),
-                    expected: item.desired.to_string(),
+                    desired: item.desired.to_string(),
                     detail,
                     reason: item.reason.clone(),
                 }
@@ -115,6 +119,16 @@ impl CheckReport {
             results,
             warnings: plan.warnings.clone(),
         }
+    }
+
+    /// The same report listing only the results that fail or could not be evaluated;
+    /// the summary still counts every setting.
+    pub fn failures_only(&self) -> CheckReport {
+        let mut report = self.clone();
+        report
+            .results
+            .retain(|r| matches!(r.status, Status::Fail | Status::Error));
+        report
     }
 
     /// 1 on drift, else 3 when something could not be evaluated, else 0.

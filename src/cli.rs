@@ -50,9 +50,14 @@ pub struct Global {
     )]
     pub profile_dir: PathBuf,
 
-    /// More log output on stderr (-v info, -vv debug, -vvv trace). Quiet by default.
+    /// Log what the command reads and decides on stderr: -v the steps and thresholds,
+    /// -vv every file and netlink request, -vvv everything.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Data only: no notes and no progress on stderr (warnings and errors still show).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,20 +106,32 @@ pub struct CompletionsArgs {
 pub struct ProfilesArgs {
     #[command(subcommand)]
     pub action: Option<ProfilesAction>,
-    /// Output format.
+    /// Format for standard output.
     #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ProfilesAction {
-    /// Print a profile with its includes resolved, every key with its reason.
+    /// Print a profile with its includes resolved, every key with its reason. The YAML is
+    /// itself a profile: save it and pass it to `plan --file`.
     Show {
         /// Profile name (built in or in the profile directory).
         name: String,
-        /// Output format.
+        /// Format for standard output.
         #[arg(short = 'o', long = "format", value_enum, default_value_t = DocFormat::Yaml)]
         format: DocFormat,
+    },
+    /// Compare two profiles key by key, each with its includes resolved. Exit 0 when they
+    /// set the same values, 1 when they differ.
+    Diff {
+        /// The first profile (name).
+        a: String,
+        /// The second profile (name).
+        b: String,
+        /// Format for standard output.
+        #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
     },
 }
 
@@ -129,35 +146,49 @@ pub struct ProfileSelector {
     pub file: Option<PathBuf>,
 }
 
-/// Running processes whose limits the `ulimits` section should change live (prlimit).
+/// Running processes the `ulimits` section is about. Each command words the flags' help
+/// for what it does with them (`mut_arg` below).
 #[derive(Debug, Args, Clone, Default)]
 pub struct TargetArgs {
-    /// Apply ulimits live to this process (repeatable).
+    /// Also cover the limits of this running process (repeatable).
     #[arg(long = "pid", value_name = "PID")]
     pub pids: Vec<u32>,
-    /// Apply ulimits live to every process with this name (comm), repeatable.
+    /// Also cover the limits of every process with this name (as in /proc/PID/comm),
+    /// repeatable.
     #[arg(long = "process", value_name = "NAME")]
     pub processes: Vec<String>,
 }
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("pids", |a| a.help("Also show the ulimit changes for this running process (repeatable)")),
+    mut_arg("processes", |a| a.help("Also show the ulimit changes for every process with this name (as in /proc/PID/comm), repeatable")),
+)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub profile: ProfileSelector,
     #[command(flatten)]
     pub targets: TargetArgs,
-    /// Output format.
+    /// Format for standard output.
     #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
+    /// Also write the plan to a file, as FORMAT=PATH (repeatable), e.g. json=plan.json.
+    #[arg(long = "output", value_name = "FORMAT=PATH", value_parser = parse_list_target)]
+    pub outputs: Vec<(ListFormat, PathBuf)>,
 }
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("pids", |a| a.help("Also change the ulimits of this running process live, with prlimit (repeatable)")),
+    mut_arg("processes", |a| a.help("Also change the ulimits of every process with this name (as in /proc/PID/comm) live, repeatable")),
+)]
 pub struct ApplyArgs {
     #[command(flatten)]
     pub profile: ProfileSelector,
     #[command(flatten)]
     pub targets: TargetArgs,
-    /// Print the plan and write nothing.
+    /// Print the plan and write nothing; exit 2 (with the reasons on stderr) when apply
+    /// would be refused.
     #[arg(long)]
     pub dry_run: bool,
     /// Also write the settings where they survive a reboot (/etc/sysctl.d, limits.d, systemd).
@@ -171,12 +202,20 @@ pub struct ApplyArgs {
     /// system-wide DefaultLimitXXX= (repeatable).
     #[arg(long = "unit", value_name = "UNIT", requires = "persist")]
     pub units: Vec<String>,
-    /// Output format.
+    /// Format for standard output.
     #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
+    /// Also write what was changed (with --dry-run: the plan) to a file, as FORMAT=PATH
+    /// (repeatable), e.g. json=apply.json.
+    #[arg(long = "output", value_name = "FORMAT=PATH", value_parser = parse_list_target)]
+    pub outputs: Vec<(ListFormat, PathBuf)>,
 }
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("pids", |a| a.help("Also check the ulimits of this running process (repeatable)")),
+    mut_arg("processes", |a| a.help("Also check the ulimits of every process with this name (as in /proc/PID/comm), repeatable")),
+)]
 pub struct CheckArgs {
     #[command(flatten)]
     pub profile: ProfileSelector,
@@ -188,6 +227,10 @@ pub struct CheckArgs {
     /// Also write a report to a file, as FORMAT=PATH (repeatable), e.g. junit=check.xml.
     #[arg(long = "output", value_name = "FORMAT=PATH", value_parser = parse_report_target)]
     pub outputs: Vec<(CheckFormat, PathBuf)>,
+    /// Show only the settings that fail or could not be evaluated (table and JSON on
+    /// standard output; the summary and the --output files still cover every setting).
+    #[arg(long)]
+    pub failures_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -205,7 +248,7 @@ pub struct RollbackArgs {
     /// network namespace than the apply's.
     #[arg(long)]
     pub force: bool,
-    /// Output format.
+    /// Format for standard output.
     #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
 }
@@ -214,7 +257,7 @@ pub struct RollbackArgs {
 pub struct ShowArgs {
     /// Sysctl names; without any, every key the built-in profiles use.
     pub keys: Vec<String>,
-    /// Output format.
+    /// Format for standard output.
     #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
 }
@@ -368,6 +411,10 @@ pub enum FailOn {
 }
 
 fn parse_report_target(s: &str) -> Result<(CheckFormat, PathBuf), String> {
+    parse_target(s)
+}
+
+fn parse_list_target(s: &str) -> Result<(ListFormat, PathBuf), String> {
     parse_target(s)
 }
 

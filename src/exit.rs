@@ -11,6 +11,10 @@ pub const FAILED: u8 = 1;
 pub const USAGE: u8 = 2;
 /// 3: a required check or setting could not be evaluated.
 pub const NOT_EVALUATED: u8 = 3;
+/// 141 (128 + SIGPIPE, as a shell reports a command killed by a closed pipe): a write to
+/// a closed pipe failed before the command knew its own status. Output through
+/// [`crate::report::print`] never gets here: there a closed pipe keeps the status.
+pub const BROKEN_PIPE: u8 = 141;
 
 /// An error caused by the operator's input rather than by the machine: exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +36,14 @@ pub fn code_for(error: &anyhow::Error) -> u8 {
     } else {
         FAILED
     }
+}
+
+/// Whether `error` is a write to a closed pipe.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 pub fn to_exit_code(code: u8) -> ExitCode {

@@ -48,15 +48,27 @@ pub enum State {
     /// The apply failed and its writes were undone.
     Reverted,
     RolledBack,
+    /// A rollback restored some settings and left others alone (changed since the apply,
+    /// or failed): still restorable, `rollback --force` finishes it.
+    PartlyRolledBack,
 }
 
 impl State {
+    /// Whether some of its changes may still be in place for a rollback to restore.
+    pub fn is_restorable(self) -> bool {
+        matches!(
+            self,
+            State::Applied | State::Applying | State::PartlyRolledBack
+        )
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             State::Applying => "interrupted",
             State::Applied => "applied",
             State::Reverted => "reverted",
             State::RolledBack => "rolled back",
+            State::PartlyRolledBack => "partly rolled back",
         }
     }
 }
@@ -366,7 +378,7 @@ impl Journal {
             .list()?
             .into_iter()
             .rev()
-            .find(|s| matches!(s.state, State::Applied | State::Applying)))
+            .find(|s| s.state.is_restorable()))
     }
 
     /// Applies that did not record that they finished (state `applying`), oldest first.
@@ -401,7 +413,7 @@ impl Journal {
         let restorable: Vec<&Snapshot> = scan
             .snapshots
             .iter()
-            .filter(|s| matches!(s.state, State::Applied | State::Applying))
+            .filter(|s| s.state.is_restorable())
             .collect();
         let Some(id) = id else {
             let Some(newest) = restorable.last() else {

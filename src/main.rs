@@ -1,34 +1,35 @@
+//! The binary: parse the command line, run the command, turn the outcome into an exit
+//! code (README.md "Exit codes"). A closed standard output keeps the command's status.
+
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+use hostperf::exit;
 
 fn main() -> ExitCode {
     let cli = match hostperf::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() {
-                hostperf::exit::USAGE
+                exit::USAGE
             } else {
-                hostperf::exit::OK
+                exit::OK
             };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
     hostperf::logging::init(cli.global.verbose);
-    match hostperf::commands::run(cli) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) if is_broken_pipe(&e) => ExitCode::from(hostperf::exit::OK),
+    hostperf::report::set_quiet(cli.global.quiet);
+    let code = match hostperf::commands::run(cli) {
+        Ok(code) => code,
+        Err(e) if exit::is_broken_pipe(&e) => exit::BROKEN_PIPE,
         Err(e) => {
-            eprintln!("hostperf: error: {e:#}");
-            ExitCode::from(hostperf::exit::code_for(&e))
+            let _ = writeln!(std::io::stderr().lock(), "hostperf: error: {e:#}");
+            exit::code_for(&e)
         }
-    }
-}
-
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    };
+    ExitCode::from(code)
 }

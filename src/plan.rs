@@ -8,14 +8,18 @@ use crate::host::rlimit::Resource;
 use crate::profile::{Profile, UlimitEntry};
 use crate::tune::{Desired, ErrorKind, Knob, Setting, TuneError};
 
-/// What applying does with one setting.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// What applying does with one setting. In JSON, `action` (kebab-case) and, except for
+/// `change` and `already-set`, `detail`: why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "action", content = "detail")]
 pub enum Action {
+    /// Apply writes it.
     Change,
+    /// The current value satisfies the profile.
     AlreadySet,
     /// The kernel or device lacks the setting or value; blocks apply unless optional.
     Unsupported(String),
+    /// Writing it needs a privilege this process lacks; blocks apply.
     NeedsPrivilege(String),
     /// The profile's value cannot be used here; blocks apply.
     Invalid(String),
@@ -60,21 +64,27 @@ impl Action {
 }
 
 /// One row of a plan.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct PlanItem {
     /// Stable name of the setting, e.g. `net.core.somaxconn` or `nofile of pid 42 (nginx)`.
     pub setting: String,
+    /// sysctl, ulimit, file, or a network kind: nic, steering, irq, qdisc.
     pub kind: &'static str,
     /// None for rows that name no knob (a ulimit with no target process).
     #[serde(skip)]
     pub knob: Option<Knob>,
+    /// What the profile wants, as it writes it.
     pub desired: Desired,
+    /// The value now; null when it could not be read or is absent.
     pub current: Option<String>,
-    /// The value apply will write.
+    /// The value apply will write (a bound resolved against the current value); null when
+    /// nothing is written.
     pub target: Option<String>,
     #[serde(flatten)]
     pub action: Action,
+    /// Why the profile sets it.
     pub reason: String,
+    /// Skipped rather than blocking where the host lacks it.
     pub optional: bool,
 }
 

@@ -3,34 +3,15 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use serde::Serialize;
-
 use crate::cli::*;
 use crate::exit::{self, UsageError};
 use crate::persist;
-use crate::plan::{Action, Plan, Purpose};
+use crate::plan::{Action, Plan, PlanItem, Purpose};
+use crate::report::doc::{self, ApplyDoc, ChangedSetting, PersistedFile, SkippedSetting};
 use crate::report::{self, plan as tables};
 use crate::tune::Knob;
 
-use super::{host, interrupted_warnings, journal, load_profile, lock, targets};
-
-#[derive(Serialize)]
-struct ApplyOutput<'a> {
-    profile: &'a str,
-    dry_run: bool,
-    snapshot_id: Option<String>,
-    changed: Vec<ChangedRow>,
-    skipped: Vec<String>,
-    persisted: &'a [persist::PersistFile],
-    warnings: &'a [String],
-}
-
-#[derive(Serialize)]
-struct ChangedRow {
-    setting: String,
-    from: Option<String>,
-    to: Option<String>,
-}
+use super::{deliver, host, interrupted_warnings, journal, load_profile, lock, targets, tell};
 
 pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     let host = host(g);
@@ -57,9 +38,11 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
             interrupted.join("\n")
         )));
     }
+    tracing::info!(profile = %profile.name, dry_run = args.dry_run, "planning the apply");
     let mut plan = Plan::build(&host, &profile, &targets(&args.targets), Purpose::Apply)?;
     crate::rules::apply(&host, &profile, &mut plan);
     plan.warnings.extend(interrupted);
+    super::plan::log_decisions(&plan);
     let files = if args.persist {
         let files = persist::files(&plan, &profile, &args.units)?;
         persist::check_targets(&host, &files)?;
@@ -68,51 +51,48 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     } else {
         Vec::new()
     };
+    let persisted: Vec<PersistedFile> = files.iter().map(PersistedFile::from).collect();
+    let blockers: Vec<&PlanItem> = plan.blockers().collect();
     if args.dry_run {
-        report::print(&match args.format {
-            ListFormat::Table => tables::plan_table(&plan, &files),
-            ListFormat::Json => report::json(&plan),
+        let doc = ApplyDoc {
+            schema_version: doc::SCHEMA_VERSION,
+            profile: profile.name.clone(),
+            dry_run: true,
+            snapshot_id: None,
+            changed: plan.changes().map(changed).collect(),
+            skipped: plan.items.iter().filter_map(skipped).collect(),
+            blocking: blockers.iter().map(|i| blocked(i)).collect(),
+            persisted: persisted.clone(),
+            warnings: plan.warnings.clone(),
+        };
+        deliver(args.format, &args.outputs, |format, style| {
+            Ok(match format {
+                ListFormat::Table => dry_run_table(&plan, &persisted, style),
+                ListFormat::Json => report::json(&doc),
+            })
         })?;
-        return Ok(if plan.blockers().next().is_some() {
-            exit::USAGE
-        } else {
-            exit::OK
-        });
-    }
-    let blockers: Vec<_> = plan.blockers().collect();
-    if !blockers.is_empty() {
-        let mut msg = format!(
-            "cannot apply {}: {} setting(s) stop it; nothing was changed:",
-            profile.name,
-            blockers.len()
-        );
-        for item in &blockers {
-            let _ = write!(
-                msg,
-                "\n  - {} [{}]: {}",
-                item.setting,
-                item.action.label(),
-                item.action.detail().unwrap_or("")
-            );
+        tell(&plan.warnings, &[]);
+        if blockers.is_empty() {
+            return Ok(exit::OK);
         }
-        msg.push_str(
-            "\n(mark a setting `optional: true` in the profile to skip it where the host lacks it)",
+        // Said on stderr too: a script that checks the exit code sees why.
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr().lock(),
+            format_args!(
+                "hostperf: {}\n",
+                refusal(&profile.name, &blockers, "apply would refuse")
+            ),
         );
-        return Err(UsageError::new(msg));
+        return Ok(exit::USAGE);
     }
-    let skipped: Vec<String> = plan
-        .items
-        .iter()
-        .filter_map(|i| match &i.action {
-            Action::Skipped(why) | Action::UnsupportedByDriver(why) if i.knob.is_some() => {
-                Some(format!("{}: {why}", i.setting))
-            }
-            _ => None,
-        })
-        .collect();
-    for s in &skipped {
-        tracing::warn!("skipped {s}");
+    if !blockers.is_empty() {
+        return Err(UsageError::new(refusal(
+            &profile.name,
+            &blockers,
+            "cannot apply",
+        )));
     }
+    let mut skipped_rows: Vec<SkippedSetting> = plan.items.iter().filter_map(skipped).collect();
     let mut changes = plan.journal_changes();
     changes.extend(persist::changes(&host, &files)?);
     // Optional settings the kernel or driver refuses at write time are skipped, not undone.
@@ -124,14 +104,20 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
         .collect();
     let applied =
         crate::apply::apply_skipping(&host, &journal, &profile.name, changes.clone(), &optional)?;
-    let mut skipped = skipped;
     for s in &applied.skipped {
-        skipped.push(format!(
-            "{}: optional, refused at write time and left as it was: {}",
-            s.setting, s.reason
-        ));
+        let item = plan.items.iter().find(|i| i.setting == s.setting);
+        skipped_rows.push(SkippedSetting {
+            setting: s.setting.clone(),
+            kind: item.map_or("", |i| i.kind).to_string(),
+            current: item.and_then(|i| i.current.clone()),
+            desired: item.map(|i| i.desired.to_string()).unwrap_or_default(),
+            reason: format!(
+                "optional; refused at write time and left as it was: {}",
+                s.reason
+            ),
+        });
     }
-    let rows: Vec<ChangedRow> = changes
+    let changed: Vec<ChangedSetting> = changes
         .iter()
         .filter(|c| {
             !applied
@@ -139,62 +125,113 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
                 .iter()
                 .any(|s| s.setting == c.knob.to_string())
         })
-        .map(|c| ChangedRow {
-            setting: c.knob.to_string(),
-            from: c
-                .previous
-                .clone()
-                .filter(|_| !matches!(c.knob, Knob::File { .. })),
-            to: c
-                .applied
-                .clone()
-                .filter(|_| !matches!(c.knob, Knob::File { .. })),
+        .map(|c| {
+            let is_file = matches!(c.knob, Knob::File { .. });
+            ChangedSetting {
+                setting: c.knob.to_string(),
+                kind: c.knob.kind().to_string(),
+                current: c.previous.clone().filter(|_| !is_file),
+                desired: c.applied.clone().filter(|_| !is_file),
+            }
         })
         .collect();
-    let output = ApplyOutput {
-        profile: &profile.name,
+    let doc = ApplyDoc {
+        schema_version: doc::SCHEMA_VERSION,
+        profile: profile.name.clone(),
         dry_run: false,
         snapshot_id: applied.snapshot_id.clone(),
-        changed: rows,
-        skipped,
-        persisted: &files,
-        warnings: &plan.warnings,
+        changed,
+        skipped: skipped_rows,
+        blocking: Vec::new(),
+        persisted,
+        warnings: plan.warnings.clone(),
     };
-    report::print(&match args.format {
-        ListFormat::Json => report::json(&output),
-        ListFormat::Table => apply_text(&output),
+    tracing::info!(snapshot = ?doc.snapshot_id, changed = doc.changed.len(), "applied");
+    deliver(args.format, &args.outputs, |format, style| {
+        Ok(match format {
+            ListFormat::Json => report::json(&doc),
+            ListFormat::Table => tables::apply_table(&doc, style),
+        })
     })?;
+    tell(&plan.warnings, &[]);
     Ok(exit::OK)
 }
 
-fn apply_text(o: &ApplyOutput) -> String {
-    let mut t = report::table(&["SETTING", "FROM", "TO"]);
-    for row in &o.changed {
-        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(file)".into());
-        t.add_row(vec![row.setting.clone(), show(&row.from), show(&row.to)]);
-    }
-    let mut out = match &o.snapshot_id {
-        None => format!("{}: the host already matches; nothing changed\n", o.profile),
-        Some(id) => format!(
-            "{}\n{}: changed {} setting(s); previous values saved as snapshot {id} (undo: hostperf rollback)\n",
-            report::render(&t),
-            o.profile,
-            o.changed.len()
-        ),
-    };
-    for s in &o.skipped {
-        let _ = writeln!(out, "skipped: {s}");
-    }
-    for f in o.persisted {
+/// The plan a dry run prints, with the files --persist would write.
+fn dry_run_table(plan: &Plan, persisted: &[PersistedFile], style: report::Style) -> String {
+    let mut out = tables::plan_table(plan, style);
+    for f in persisted {
         let _ = writeln!(
             out,
-            "persisted: {} -> applies to {}",
+            "would persist: {} -> applies to {}",
             f.path.display(),
             f.applies_to
         );
     }
-    for w in o.warnings {
-        let _ = writeln!(out, "warning: {w}");
-    }
     out
+}
+
+/// Why apply refuses: every blocking setting with its reason. The hint to mark a setting
+/// optional is given only where it would help (a setting the host lacks).
+fn refusal(profile: &str, blockers: &[&PlanItem], verb: &str) -> String {
+    let mut msg = format!(
+        "{verb} {profile}: {} setting(s) stop it; nothing was changed:",
+        blockers.len()
+    );
+    for item in blockers {
+        let _ = write!(
+            msg,
+            "\n  - {} [{}]: {}",
+            item.setting,
+            item.action.label(),
+            item.action.detail().unwrap_or("")
+        );
+    }
+    if blockers
+        .iter()
+        .any(|i| matches!(i.action, Action::Unsupported(_)) && !i.optional)
+    {
+        msg.push_str(
+            "\n(where the host lacks a setting, mark it `optional: true` in the profile to skip it)",
+        );
+    }
+    msg
+}
+
+fn changed(item: &PlanItem) -> ChangedSetting {
+    ChangedSetting {
+        setting: item.setting.clone(),
+        kind: item.kind.to_string(),
+        current: item.current.clone(),
+        desired: item.target.clone(),
+    }
+}
+
+/// A row apply leaves alone: optional settings the host or driver lacks, ulimits without a
+/// target process.
+fn skipped(item: &PlanItem) -> Option<SkippedSetting> {
+    match &item.action {
+        Action::Skipped(why) | Action::UnsupportedByDriver(why) => Some(SkippedSetting {
+            setting: item.setting.clone(),
+            kind: item.kind.to_string(),
+            current: item.current.clone(),
+            desired: item.desired.to_string(),
+            reason: why.clone(),
+        }),
+        _ => None,
+    }
+}
+
+fn blocked(item: &PlanItem) -> SkippedSetting {
+    SkippedSetting {
+        setting: item.setting.clone(),
+        kind: item.kind.to_string(),
+        current: item.current.clone(),
+        desired: item.desired.to_string(),
+        reason: format!(
+            "{}: {}",
+            item.action.label(),
+            item.action.detail().unwrap_or("")
+        ),
+    }
 }

@@ -11,8 +11,6 @@ mod profiles;
 mod rollback;
 mod show;
 
-use anyhow::Context;
-
 use crate::cli::*;
 use crate::diagnose;
 use crate::exit::UsageError;
@@ -108,11 +106,33 @@ pub(crate) fn journal(g: &Global) -> Journal {
     Journal::new(&g.state_dir)
 }
 
+/// The apply lock. The journal words each refusal (exit 2): another apply holding it, a
+/// state directory this user may not use, a link in its place.
 pub(crate) fn lock(journal: &Journal) -> anyhow::Result<crate::journal::Lock> {
-    journal.lock().with_context(|| {
-        format!(
-            "hostperf keeps snapshots in {}; run as root or pass --state-dir DIR",
-            journal.dir().display()
-        )
-    })
+    journal.lock()
+}
+
+/// Writes every `--output FORMAT=PATH` file, then standard output, each rendered by
+/// `render` for its format and style.
+pub(crate) fn deliver<F: Copy>(
+    format: F,
+    outputs: &[(F, std::path::PathBuf)],
+    render: impl Fn(F, crate::report::Style) -> anyhow::Result<String>,
+) -> anyhow::Result<()> {
+    for (f, path) in outputs {
+        crate::report::write_file(path, &render(*f, crate::report::Style::FILE)?)?;
+        tracing::info!(path = %path.display(), "report written");
+    }
+    crate::report::print(&render(format, crate::report::Style::stdout())?)?;
+    Ok(())
+}
+
+/// Each warning and note once, on standard error.
+pub(crate) fn tell(warnings: &[String], notes: &[String]) {
+    for w in warnings {
+        crate::report::warn(w);
+    }
+    for n in notes {
+        crate::report::note(n);
+    }
 }

@@ -1,9 +1,10 @@
-//! `hostperf profiles`: list the catalog, or show one profile resolved.
+//! `hostperf profiles`: list the catalog, show one profile resolved, or compare two.
 
 use crate::cli::*;
 use crate::exit;
 use crate::profile::Catalog;
-use crate::report::{self, plan as tables};
+use crate::report::doc::{self, ProfileSummary, ProfilesDoc};
+use crate::report::{self, Style, plan as tables, profile as text};
 
 pub fn run(g: &Global, args: &ProfilesArgs) -> anyhow::Result<u8> {
     let catalog = Catalog::new(&g.profile_dir);
@@ -11,17 +12,43 @@ pub fn run(g: &Global, args: &ProfilesArgs) -> anyhow::Result<u8> {
         None => {
             let list = catalog.list()?;
             report::print(&match args.format {
-                ListFormat::Table => tables::profiles_table(&list),
-                ListFormat::Json => report::json(&list),
+                ListFormat::Table => tables::profiles_table(&list, Style::stdout()),
+                ListFormat::Json => report::json(&ProfilesDoc {
+                    schema_version: doc::SCHEMA_VERSION,
+                    profiles: list
+                        .iter()
+                        .map(|p| ProfileSummary {
+                            name: p.name.clone(),
+                            description: p.description.clone(),
+                            source: p.source.to_string(),
+                        })
+                        .collect(),
+                }),
             })?;
+            Ok(exit::OK)
         }
         Some(ProfilesAction::Show { name, format }) => {
             let profile = catalog.load(name)?;
             report::print(&match format {
-                DocFormat::Yaml => yaml_serde::to_string(&profile)?,
-                DocFormat::Json => report::json(&profile),
+                DocFormat::Yaml => text::yaml(&profile)?,
+                DocFormat::Json => report::json(&doc::ProfileShowDoc {
+                    schema_version: doc::SCHEMA_VERSION,
+                    profile: &profile,
+                }),
             })?;
+            Ok(exit::OK)
+        }
+        Some(ProfilesAction::Diff { a, b, format }) => {
+            let doc = text::diff(&catalog.load(a)?, &catalog.load(b)?)?;
+            report::print(&match format {
+                ListFormat::Table => tables::diff_table(&doc, Style::stdout()),
+                ListFormat::Json => report::json(&doc),
+            })?;
+            Ok(if doc.differences.is_empty() {
+                exit::OK
+            } else {
+                exit::FAILED
+            })
         }
     }
-    Ok(exit::OK)
 }

@@ -6,8 +6,12 @@ use std::fmt::Write as _;
 use crate::apply;
 use crate::cli::*;
 use crate::exit;
-use crate::journal::Forgotten;
-use crate::report::{self, plan as tables};
+use crate::journal::{Forgotten, Journal};
+use crate::report::doc::{
+    self, ChangedSetting, ForgetDoc, RollbackDoc, RolledBack, SnapshotListDoc, SnapshotSummary,
+};
+use crate::report::{self, Style, plan as tables};
+use crate::tune::Knob;
 
 use super::{host, interrupted_warning, journal, lock};
 
@@ -15,28 +19,14 @@ pub fn run(g: &Global, args: &RollbackArgs) -> anyhow::Result<u8> {
     let host = host(g);
     let journal = journal(g);
     if args.list {
-        let scan = journal.scan()?;
-        for damaged in &scan.damaged {
-            tracing::warn!("{damaged}");
-        }
-        report::print(&match args.format {
-            ListFormat::Table => {
-                let mut text = tables::snapshots_table(&scan.snapshots);
-                for damaged in &scan.damaged {
-                    let _ = writeln!(text, "damaged: {damaged}");
-                }
-                text
-            }
-            ListFormat::Json => report::json(&scan.snapshots),
-        })?;
-        return Ok(exit::OK);
+        return list(&journal, args.format);
     }
     let _lock = lock(&journal)?;
     if let Some(id) = &args.forget {
         let forgotten = journal.forget(id)?;
         report::print(&match args.format {
             ListFormat::Table => forgotten_text(&forgotten),
-            ListFormat::Json => report::json(&forgotten),
+            ListFormat::Json => report::json(&forget_doc(&forgotten)),
         })?;
         return Ok(exit::OK);
     }
@@ -49,25 +39,102 @@ pub fn run(g: &Global, args: &RollbackArgs) -> anyhow::Result<u8> {
         .iter()
         .filter(|s| s.state == crate::journal::State::Applying)
     {
-        tracing::warn!("{}; restoring it now", interrupted_warning(snapshot));
+        report::warn(format!(
+            "{}; restoring it now",
+            interrupted_warning(snapshot)
+        ));
     }
     let mut text = String::new();
-    let mut rows = Vec::new();
+    let mut snapshots = Vec::new();
+    let style = Style::stdout();
     for snapshot in order {
-        let report = apply::rollback(&host, &journal, snapshot.clone(), args.force)?;
-        text.push_str(&tables::rollback_table(&snapshot, &report));
-        rows.extend(report);
+        tracing::info!(snapshot = %snapshot.id, settings = snapshot.changes.len(), "restoring");
+        let rows = apply::rollback(&host, &journal, snapshot.clone(), args.force)?;
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&tables::rollback_table(&snapshot, &rows, style));
+        let done = rows.iter().all(|r| r.outcome.is_done());
+        snapshots.push(RolledBack {
+            snapshot_id: snapshot.id.clone(),
+            profile: snapshot.profile.clone(),
+            created: snapshot.created.clone(),
+            state: if done {
+                "rolled-back"
+            } else {
+                "partly-rolled-back"
+            }
+            .to_string(),
+            settings: rows,
+        });
     }
+    let complete = snapshots
+        .iter()
+        .all(|s| s.settings.iter().all(|r| r.outcome.is_done()));
     report::print(&match args.format {
         ListFormat::Table => text,
-        ListFormat::Json => report::json(&rows),
+        ListFormat::Json => report::json(&RollbackDoc {
+            schema_version: doc::SCHEMA_VERSION,
+            snapshots,
+            complete,
+        }),
     })?;
     // An interrupted apply this rollback did not reach is still reported.
     for warning in super::interrupted_warnings(&journal) {
-        tracing::warn!("{warning}");
+        report::warn(warning);
     }
-    let complete = rows.iter().all(|r| r.outcome.is_done());
     Ok(if complete { exit::OK } else { exit::FAILED })
+}
+
+/// `--list`: the snapshots newest first; damaged ones as warnings. Says so when there is
+/// none.
+fn list(journal: &Journal, format: ListFormat) -> anyhow::Result<u8> {
+    let scan = journal.scan()?;
+    let damaged: Vec<String> = scan.damaged.iter().map(ToString::to_string).collect();
+    report::print(&match format {
+        ListFormat::Table if scan.snapshots.is_empty() => format!(
+            "no snapshots in {}: nothing has been applied with this state directory{}\n",
+            journal.dir().display(),
+            if damaged.is_empty() {
+                ""
+            } else {
+                " (only damaged files, see the warnings)"
+            }
+        ),
+        ListFormat::Table => tables::snapshots_table(&scan.snapshots, Style::stdout()),
+        ListFormat::Json => report::json(&SnapshotListDoc {
+            schema_version: doc::SCHEMA_VERSION,
+            snapshots: scan.snapshots.iter().map(SnapshotSummary::from).collect(),
+            damaged: damaged.clone(),
+        }),
+    })?;
+    for d in &damaged {
+        report::warn(d);
+    }
+    Ok(exit::OK)
+}
+
+fn forget_doc(f: &Forgotten) -> ForgetDoc {
+    ForgetDoc {
+        schema_version: doc::SCHEMA_VERSION,
+        snapshot_id: f.id.clone(),
+        snapshot: f.snapshot.as_ref().map(SnapshotSummary::from),
+        previous: f
+            .snapshot
+            .iter()
+            .flat_map(|s| &s.changes)
+            .map(|c| {
+                let is_file = matches!(c.knob, Knob::File { .. });
+                ChangedSetting {
+                    setting: c.knob.to_string(),
+                    kind: c.knob.kind().to_string(),
+                    current: c.previous.clone().filter(|_| !is_file),
+                    desired: c.applied.clone().filter(|_| !is_file),
+                }
+            })
+            .collect(),
+        damaged: f.damaged.as_ref().map(ToString::to_string),
+    }
 }
 
 /// What `--forget` removed, with the previous values it recorded.
@@ -84,7 +151,8 @@ fn forgotten_text(f: &Forgotten) -> String {
             );
             for c in &s.changes {
                 let value = match (&c.knob, &c.previous) {
-                    (crate::tune::Knob::File { .. }, Some(_)) => "(file content)".to_string(),
+                    (Knob::File { .. }, Some(_)) => "(file content)".to_string(),
+                    (Knob::File { .. }, None) => "(no file)".to_string(),
                     (_, Some(v)) => v.clone(),
                     (_, None) => "(absent)".to_string(),
                 };

@@ -1,23 +1,14 @@
 //! `hostperf show`: current values of sysctls or of every setting the profiles use.
 
-use serde::Serialize;
-
 use crate::cli::*;
 use crate::exit::{self, UsageError};
 use crate::host::sysctl::SysctlKey;
 use crate::profile::Catalog;
+use crate::report::doc::{self, ShowDoc, ShownValue};
 use crate::report::{self, plan as tables};
 use crate::tune::Knob;
 
 use super::host;
-
-#[derive(Serialize)]
-struct ShownValue {
-    kind: &'static str,
-    setting: String,
-    value: Option<String>,
-    error: Option<String>,
-}
 
 pub fn run(g: &Global, args: &ShowArgs) -> anyhow::Result<u8> {
     let host = host(g);
@@ -43,37 +34,28 @@ pub fn run(g: &Global, args: &ShowArgs) -> anyhow::Result<u8> {
     let values: Vec<ShownValue> = knobs
         .iter()
         .map(|knob| {
-            let (value, error) = match knob.read(&host) {
+            let (current, error) = match knob.read(&host) {
                 Ok(v) => (v.map(|v| knob.normalize(&v)), None),
                 Err(e) => {
                     any_error = true;
                     (None, Some(e.message))
                 }
             };
+            tracing::debug!(setting = %knob, ?current, "read");
             ShownValue {
-                kind: knob.kind(),
                 setting: knob.to_string(),
-                value,
+                kind: knob.kind().to_string(),
+                current,
                 error,
             }
         })
         .collect();
     report::print(&match args.format {
-        ListFormat::Json => report::json(&values),
-        ListFormat::Table => {
-            let rows: Vec<(String, String, String)> = values
-                .iter()
-                .map(|v| {
-                    let shown = match (&v.value, &v.error) {
-                        (Some(value), _) => value.clone(),
-                        (None, Some(e)) => format!("({e})"),
-                        (None, None) => "(absent)".into(),
-                    };
-                    (v.kind.to_string(), v.setting.clone(), shown)
-                })
-                .collect();
-            tables::values_table(&rows)
-        }
+        ListFormat::Json => report::json(&ShowDoc {
+            schema_version: doc::SCHEMA_VERSION,
+            values,
+        }),
+        ListFormat::Table => tables::values_table(&values, report::Style::stdout()),
     })?;
     // Named keys that cannot be read are the caller's problem; the default list may
     // include keys this kernel lacks.

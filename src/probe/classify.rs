@@ -17,7 +17,9 @@ use serde::Serialize;
 use super::tls::{alert_name, cert_error_text};
 
 /// Where a request failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Layer {
     Resolve,
@@ -38,7 +40,7 @@ impl Layer {
 }
 
 /// Who sent a TLS alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertFrom {
     /// The server sent it: it refused us.
@@ -48,7 +50,7 @@ pub enum AlertFrom {
 }
 
 /// A classified failure.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Failure {
     pub layer: Layer,
     /// Stable identifier, listed in docs/probe.md (e.g. `connect_timeout`, `tls_protocol_version`,

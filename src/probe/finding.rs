@@ -16,7 +16,7 @@ pub const CERT_WARN_DAYS: f64 = 20.0;
 pub const CERT_CRIT_DAYS: f64 = 3.0;
 
 /// pass, warn, crit, or error (the probe could not get far enough to judge).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FindingStatus {
     Pass,
@@ -26,7 +26,7 @@ pub enum FindingStatus {
 }
 
 /// What the probe says about one diagnose row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ProbeFinding {
     /// `upstream-timeout` or `tls-handshake`.
     pub id: &'static str,

@@ -37,7 +37,9 @@ pub const FAST_TOTAL: Duration = Duration::from_millis(5);
 pub const SKEW_WARN_SECS: f64 = 60.0;
 
 /// New connection per request, or a kept-alive one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnKind {
     New,
@@ -56,7 +58,7 @@ impl ConnKind {
 /// Phase durations of one request in seconds; `None` when the phase did not happen (no lookup
 /// for an IP address, no TLS for http://, nothing but processing and transfer on a reused
 /// connection, or the request failed before it).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Phases {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolve: Option<f64>,
@@ -85,7 +87,7 @@ impl Phases {
 }
 
 /// One request.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Attempt {
     /// Index within its series, from 0.
     pub seq: u32,
@@ -142,7 +144,7 @@ impl Attempt {
 
 /// Percentiles of one phase over the successful requests of a series, seconds. Nearest-rank
 /// on the sorted samples (exact, not interpolated).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Stats {
     pub p50: f64,
     pub p90: f64,
@@ -174,7 +176,7 @@ impl Stats {
 }
 
 /// TCP facts over the connections of a series.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TcpSummary {
     pub connections: u32,
     /// Median smoothed RTT (tcpi_rtt), seconds.
@@ -188,7 +190,7 @@ pub struct TcpSummary {
 }
 
 /// One series: new connections, or kept-alive ones.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Series {
     pub connection: ConnKind,
     pub requests: u32,
@@ -256,7 +258,7 @@ impl Series {
 
 /// Facts of the TLS session and the presented certificate chain (from the first handshake
 /// that got as far as the certificate).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TlsReport {
     /// `TLSv1.3`; absent when the handshake did not finish.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -298,7 +300,7 @@ impl TlsReport {
 }
 
 /// Failures of one class, with the first one in full.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FailureGroup {
     pub count: u32,
     /// Of `count`, on new connections and on kept-alive ones (a kept-alive series opens its
@@ -310,7 +312,7 @@ pub struct FailureGroup {
 }
 
 /// The answer to "is it the network or the application?".
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Verdict {
     /// `resolve`, `connect`, `tls`, `processing`, `transfer` (where the time goes), `none`
     /// (everything under 5 ms), or `failed` (see `failures`).
@@ -319,7 +321,7 @@ pub struct Verdict {
 }
 
 /// What keep-alive saves per request.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct KeepAliveSaving {
     pub seconds: f64,
     /// Of the new-connection median total.
@@ -327,7 +329,7 @@ pub struct KeepAliveSaving {
 }
 
 /// Everything about one URL.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TargetReport {
     pub url: String,
     /// The address of the first connection.
@@ -359,7 +361,7 @@ pub struct TargetReport {
 }
 
 /// What the probe was asked, echoed in the report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Settings {
     pub count: u32,
     pub concurrency: u32,
@@ -376,7 +378,7 @@ pub struct Settings {
 }
 
 /// The whole report (JSON output; docs/probe.md describes every field).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ProbeReport {
     pub schema_version: u32,
     pub hostperf_version: &'static str,

@@ -10,7 +10,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use serde::Serialize;
 
 /// The fields an operator reads, named as in `struct tcp_info` without the `tcpi_` prefix.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TcpInfo {
     /// TCP state (1 = ESTABLISHED ... as in include/net/tcp_states.h).
     pub state: u8,

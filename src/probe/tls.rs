@@ -253,7 +253,7 @@ fn inside_validity(der: &CertificateDer<'_>) -> Option<UnixTime> {
 }
 
 /// One certificate of the presented chain, as an operator reads it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CertFacts {
     pub subject: String,
     pub issuer: String,

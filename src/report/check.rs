@@ -4,9 +4,11 @@ use std::fmt::Write as _;
 
 use comfy_table::Color;
 
-use crate::check::{CheckReport, Status};
+use crate::check::{CheckReport, CheckResult, Status};
 use crate::cli::CheckFormat;
 
+use super::plan::without_name;
+use super::table::{Cell, Grid, Role};
 use super::{Style, json, prom_label, xml_escape};
 
 pub fn render(report: &CheckReport, format: CheckFormat, style: Style) -> String {
@@ -19,7 +21,13 @@ pub fn render(report: &CheckReport, format: CheckFormat, style: Style) -> String
 }
 
 fn render_table(report: &CheckReport, style: Style) -> String {
-    let mut t = style.table(&["STATUS", "KIND", "SETTING", "CURRENT", "EXPECTED", "DETAIL"]);
+    let mut t = Grid::new(&[
+        ("STATUS", Role::Name),
+        ("SETTING", Role::Name),
+        ("CURRENT", Role::Value),
+        ("DESIRED", Role::Value),
+        ("DETAIL", Role::Detail),
+    ]);
     let mut rows: Vec<_> = report.results.iter().collect();
     // Worst first, so drift is on screen without scrolling.
     rows.sort_by_key(|r| match r.status {
@@ -35,29 +43,42 @@ fn render_table(report: &CheckReport, style: Style) -> String {
             Status::Error => Color::Magenta,
             Status::Skip => Color::Yellow,
         };
-        t.add_row(vec![
-            style.coloured(r.status.label(), colour),
-            r.kind.into(),
+        // DETAIL: why a row was skipped or not evaluated, else why the profile sets it.
+        let detail = match &r.detail {
+            Some(d) => without_name(&r.setting, d),
+            None => r.reason.clone(),
+        };
+        t.row(vec![
+            Cell::coloured(r.status.label(), colour),
             r.setting.as_str().into(),
             r.current.as_deref().unwrap_or("-").into(),
-            r.expected.as_str().into(),
-            r.detail.as_deref().unwrap_or("").into(),
+            r.desired.as_str().into(),
+            detail.into(),
         ]);
     }
     let s = &report.summary;
-    let mut out = format!(
-        "{}\nprofile {}: {} pass, {} fail, {} skip, {} error\n",
-        super::render(&t),
-        report.profile,
-        s.pass,
-        s.fail,
-        s.skip,
-        s.error
+    let summary = format!(
+        "profile {}: {} pass, {} fail, {} skip, {} error\n",
+        report.profile, s.pass, s.fail, s.skip, s.error
     );
-    for w in &report.warnings {
-        let _ = writeln!(out, "warning: {w}");
+    if t.is_empty() {
+        summary
+    } else {
+        format!("{}\n{summary}", t.render(style))
     }
-    out
+}
+
+/// What a result's JUnit message says: the drift, or why it was not evaluated.
+fn junit_message(r: &CheckResult) -> String {
+    match (&r.status, &r.detail) {
+        (Status::Fail, _) => format!(
+            "is {}, profile wants {}",
+            r.current.as_deref().unwrap_or("(absent)"),
+            r.desired
+        ),
+        (_, Some(d)) => d.clone(),
+        (_, None) => String::new(),
+    }
 }
 
 fn junit(report: &CheckReport) -> String {
@@ -88,7 +109,7 @@ fn junit(report: &CheckReport) -> String {
             r.kind,
             xml_escape(&r.setting)
         );
-        let detail = xml_escape(r.detail.as_deref().unwrap_or(""));
+        let detail = xml_escape(&junit_message(r));
         match r.status {
             Status::Pass => out.push_str("/>\n"),
             Status::Fail => {

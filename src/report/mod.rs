@@ -1,19 +1,33 @@
 //! Renderers: data in, text out. Nothing here reads the host.
+//!
+//! Streams: the data a command was asked for goes to standard output ([`print`]); notes
+//! ([`note`]) and warnings (`tracing::warn!`, formatted by [`crate::logging`]) go to
+//! standard error, once each. A closed standard output (`hostperf check X | head -1`) is
+//! not an error: [`print`] stops writing and the command keeps its exit status.
 
 pub mod check;
+pub mod doc;
 pub mod plan;
+pub mod profile;
+pub mod schemas;
+pub mod table;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 
-/// How text output will be seen: on a terminal (boxed, wrapped, maybe coloured) or in a
-/// pipe or file (plain aligned columns, no escape codes).
+pub use table::{Grid, Role};
+
+/// How text output will be seen: on a terminal (maybe coloured, fitted to its width) or
+/// in a pipe or file (plain aligned columns, one line per row, no escape codes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Style {
     pub terminal: bool,
     pub colour: bool,
+    /// Columns to fit tables into; `None` leaves every row on one line.
+    pub width: Option<usize>,
 }
 
 impl Style {
@@ -21,24 +35,35 @@ impl Style {
     pub const FILE: Style = Style {
         terminal: false,
         colour: false,
+        width: None,
     };
 
-    /// For standard output as it is now.
+    /// For standard output as it is now: the width is `COLUMNS` when set, else the
+    /// terminal's; in a pipe without `COLUMNS`, none.
     pub fn stdout() -> Self {
+        let stdout = io::stdout();
+        let terminal = stdout.is_terminal();
         Style {
-            terminal: io::stdout().is_terminal(),
-            colour: crate::logging::colour_allowed(&io::stdout()),
+            terminal,
+            colour: crate::logging::colour_allowed(&stdout),
+            width: columns_env().or_else(|| {
+                terminal
+                    .then(|| terminal_size::terminal_size_of(&stdout))
+                    .flatten()
+                    .map(|(w, _)| usize::from(w.0))
+            }),
         }
     }
 
+    /// A borderless comfy-table fitted to this style's width. Prefer [`Grid`], which
+    /// never breaks a name.
     pub fn table(self, header: &[&str]) -> Table {
         let mut table = Table::new();
-        if self.terminal {
+        table.load_style(presets::NOTHING).force_no_tty();
+        if let Some(width) = self.width {
             table
-                .load_style(presets::UTF8_HORIZONTAL_ONLY)
-                .set_content_arrangement(ContentArrangement::Dynamic);
-        } else {
-            table.load_style(presets::NOTHING).force_no_tty();
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(width.min(usize::from(u16::MAX)) as u16);
         }
         if self.colour {
             table.enforce_styling();
@@ -52,6 +77,16 @@ impl Style {
         let cell = Cell::new(text);
         if self.colour { cell.fg(colour) } else { cell }
     }
+}
+
+/// `COLUMNS` as a number of columns, when set to one (at least 20).
+fn columns_env() -> Option<usize> {
+    std::env::var("COLUMNS")
+        .ok()?
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|w| *w >= 20)
 }
 
 /// A table for standard output.
@@ -74,14 +109,63 @@ pub fn render(table: &Table) -> String {
     out
 }
 
-/// Writes `text` to standard output.
+/// Set once standard output is found closed.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+/// `--quiet`: no notes and no progress.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Writes `text` to standard output (adding a final newline). A closed pipe is not an
+/// error: the rest of the output is dropped ([`stdout_closed`] says so) and the command
+/// goes on to its own exit status.
 pub fn print(text: &str) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    if !text.ends_with('\n') {
-        out.write_all(b"\n")?;
+    if stdout_closed() {
+        return Ok(());
     }
-    out.flush()
+    let result = (|| {
+        let mut out = io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        if !text.ends_with('\n') {
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    })();
+    match result {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            tracing::debug!("standard output is closed; the rest of the output is dropped");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Whether standard output was found closed (a reader such as `head` went away): loops
+/// that print (`diagnose --watch`) stop.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
+/// `--quiet`: [`note`] and progress print nothing.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// A note for the person at the terminal, on standard error (`note: ...`), unless
+/// `--quiet`. Something to know that is not data and not wrong.
+pub fn note(text: impl std::fmt::Display) {
+    if !quiet() {
+        let _ = writeln!(io::stderr().lock(), "note: {text}");
+    }
+}
+
+/// A warning on standard error, once: what the operator should act on or know went
+/// differently than asked. Shown with `--quiet` too.
+pub fn warn(text: impl std::fmt::Display) {
+    tracing::warn!("{text}");
 }
 
 /// Writes a report file through the one writer ([`crate::host::write_durably`]: a temp

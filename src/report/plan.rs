@@ -1,73 +1,174 @@
-//! Tables for plan, rollback, the profile list and `show`.
-
-use std::fmt::Write as _;
+//! Tables for plan, apply, rollback, the snapshot and profile lists, and `show`. One
+//! vocabulary throughout: SETTING; CURRENT (the value found), DESIRED (the value the
+//! profile wants, apply wrote or rollback restores); ACTION (plan) or STATUS (what
+//! happened); DETAIL only for what the other columns do not say.
 
 use comfy_table::Color;
 
 use crate::apply::{Outcome, Restored};
 use crate::journal::Snapshot;
-use crate::persist::PersistFile;
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Plan, PlanItem};
 use crate::profile::Summary;
 
-use super::{coloured, render, table};
+use super::Style;
+use super::doc::{ApplyDoc, PlanSummary, ProfilesDiffDoc, ShownValue};
+use super::table::{Cell, Grid, Role};
 
-pub fn plan_table(plan: &Plan, persist: &[PersistFile]) -> String {
-    let mut t = table(&[
-        "ACTION",
-        "KIND",
-        "SETTING",
-        "CURRENT",
-        "DESIRED",
-        "DETAIL / REASON",
+/// The plan: one row per setting, then one summary line.
+pub fn plan_table(plan: &Plan, style: Style) -> String {
+    let mut t = Grid::new(&[
+        ("ACTION", Role::Name),
+        ("SETTING", Role::Name),
+        ("CURRENT", Role::Value),
+        ("DESIRED", Role::Value),
+        ("DETAIL", Role::Detail),
     ]);
     for item in &plan.items {
-        let colour = match item.action {
-            Action::Change => Color::Cyan,
-            Action::AlreadySet => Color::Green,
-            Action::Skipped(_) | Action::UnsupportedByDriver(_) => Color::Yellow,
-            _ => Color::Red,
-        };
-        let desired = match &item.target {
-            Some(t) if *t != item.desired.to_string() => format!("{} ({})", t, item.desired),
-            _ => item.desired.to_string(),
-        };
-        t.add_row(vec![
-            coloured(item.action.label(), colour),
-            item.kind.into(),
+        let (label, colour) = action_label(&item.action);
+        t.row(vec![
+            Cell::coloured(label, colour),
             item.setting.as_str().into(),
             item.current.as_deref().unwrap_or("-").into(),
-            desired.into(),
-            item.action.detail().unwrap_or(&item.reason).into(),
+            desired_text(item).into(),
+            plan_detail(item).into(),
         ]);
     }
-    let changes = plan.changes().count();
-    let blockers = plan.blockers().count();
-    let mut out = format!(
-        "{}\nprofile {}: {changes} to change, {} already set, {blockers} blocking\n",
-        render(&t),
-        plan.profile,
-        plan.items
-            .iter()
-            .filter(|i| i.action == Action::AlreadySet)
-            .count()
-    );
-    for file in persist {
-        let _ = writeln!(
-            out,
-            "persist: {} -> applies to {}",
-            file.path.display(),
-            file.applies_to
-        );
-    }
-    for w in &plan.warnings {
-        let _ = writeln!(out, "warning: {w}");
-    }
+    let s = PlanSummary::of(&plan.items);
+    let mut out = t.render(style);
+    out.push_str(&format!(
+        "\nprofile {}: {} to change, {} already set, {} skipped, {} blocking\n",
+        plan.profile, s.change, s.already_set, s.skipped, s.blocking
+    ));
     out
 }
 
-pub fn rollback_table(snapshot: &Snapshot, report: &[Restored]) -> String {
-    let mut t = table(&["OUTCOME", "SETTING", "DETAIL"]);
+/// The label and colour of a plan row. An optional setting the driver would refuse is
+/// skipped like any other; its detail says why.
+fn action_label(action: &Action) -> (&'static str, Color) {
+    match action {
+        Action::Change => ("change", Color::Cyan),
+        Action::AlreadySet => ("already set", Color::Green),
+        Action::Skipped(_) | Action::UnsupportedByDriver(_) => ("skipped", Color::Yellow),
+        Action::Unsupported(_) => ("unsupported", Color::Red),
+        Action::NeedsPrivilege(_) => ("needs privilege", Color::Red),
+        Action::Invalid(_) => ("invalid", Color::Red),
+    }
+}
+
+/// The desired value, with the value apply will write first when a bound resolves to
+/// something else: `30 (<=30)`.
+pub fn desired_text(item: &PlanItem) -> String {
+    let desired = item.desired.to_string();
+    match &item.target {
+        Some(t) if *t != desired => format!("{t} ({desired})"),
+        _ => desired,
+    }
+}
+
+/// Why a row cannot be applied, or else why the profile sets it; without the setting's
+/// name and the words the ACTION column already says.
+fn plan_detail(item: &PlanItem) -> String {
+    match &item.action {
+        Action::UnsupportedByDriver(why) => format!(
+            "unsupported by this driver: {}",
+            without_name(&item.setting, why)
+        ),
+        action => match action.detail() {
+            Some(why) => without_name(&item.setting, why),
+            None => item.reason.clone(),
+        },
+    }
+}
+
+/// `detail` without a leading "optional, not applied: " and "sysctl NAME: ", "NAME = V: "
+/// or "NAME: ", which the row already shows.
+pub fn without_name(setting: &str, detail: &str) -> String {
+    let mut rest = detail.trim();
+    rest = rest.strip_prefix("optional, not applied: ").unwrap_or(rest);
+    for prefix in ["sysctl ", ""] {
+        if let Some(after) = rest
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_prefix(setting))
+        {
+            if let Some(after) = after.strip_prefix(": ") {
+                return after.to_string();
+            }
+            if let Some((_, after)) = after.strip_prefix(" = ").and_then(|r| r.split_once(": ")) {
+                return after.to_string();
+            }
+        }
+    }
+    rest.to_string()
+}
+
+/// What apply did: the settings it wrote and those it left alone (with why), then one
+/// line saying where the previous values are.
+pub fn apply_table(doc: &ApplyDoc, style: Style) -> String {
+    let mut t = Grid::new(&[
+        ("STATUS", Role::Name),
+        ("SETTING", Role::Name),
+        ("CURRENT", Role::Value),
+        ("DESIRED", Role::Value),
+        ("DETAIL", Role::Detail),
+    ]);
+    for row in &doc.changed {
+        let show = |v: &Option<String>| match (v, row.kind.as_str()) {
+            (_, "file") => "(file)".to_string(),
+            (Some(v), _) => v.clone(),
+            (None, _) => "-".to_string(),
+        };
+        t.row(vec![
+            Cell::coloured("changed", Color::Cyan),
+            row.setting.as_str().into(),
+            show(&row.current).into(),
+            show(&row.desired).into(),
+        ]);
+    }
+    for row in &doc.skipped {
+        t.row(vec![
+            Cell::coloured("skipped", Color::Yellow),
+            row.setting.as_str().into(),
+            row.current.as_deref().unwrap_or("-").into(),
+            row.desired.as_str().into(),
+            without_name(&row.setting, &row.reason).into(),
+        ]);
+    }
+    let summary = match &doc.snapshot_id {
+        None => format!(
+            "{}: nothing changed; the host already matches\n",
+            doc.profile
+        ),
+        Some(id) => format!(
+            "{}: changed {} setting(s); the previous values are in snapshot {id} (undo: hostperf rollback)\n",
+            doc.profile,
+            doc.changed.len()
+        ),
+    };
+    let mut out = String::new();
+    if !t.is_empty() {
+        out.push_str(&t.render(style));
+        out.push('\n');
+    }
+    for f in &doc.persisted {
+        out.push_str(&format!(
+            "persisted: {} -> applies to {}\n",
+            f.path.display(),
+            f.applies_to
+        ));
+    }
+    out.push_str(&summary);
+    out
+}
+
+/// One line per setting a rollback went through, then one line for the snapshot.
+pub fn rollback_table(snapshot: &Snapshot, report: &[Restored], style: Style) -> String {
+    let mut t = Grid::new(&[
+        ("STATUS", Role::Name),
+        ("SETTING", Role::Name),
+        ("CURRENT", Role::Value),
+        ("DESIRED", Role::Value),
+        ("DETAIL", Role::Detail),
+    ]);
     for r in report {
         let (label, colour) = match r.outcome {
             Outcome::Restored => ("restored", Color::Green),
@@ -76,51 +177,156 @@ pub fn rollback_table(snapshot: &Snapshot, report: &[Restored]) -> String {
             Outcome::Gone => ("gone", Color::Yellow),
             Outcome::Failed => ("failed", Color::Red),
         };
-        t.add_row(vec![
-            coloured(label, colour),
+        let show = |v: &Option<String>| match (v, r.kind) {
+            (_, "file") => "(file)".to_string(),
+            (Some(v), _) => v.clone(),
+            (None, _) => "(absent)".to_string(),
+        };
+        let current = match r.outcome {
+            Outcome::Gone => "-".to_string(),
+            _ => show(&r.current),
+        };
+        t.row(vec![
+            Cell::coloured(label, colour),
             r.setting.as_str().into(),
+            current.into(),
+            show(&r.desired).into(),
             r.detail.as_str().into(),
         ]);
     }
+    let done = report.iter().filter(|r| r.outcome.is_done()).count();
+    let left = report.len() - done;
+    let outcome = if left == 0 {
+        "rolled back".to_string()
+    } else {
+        format!("partly rolled back: {left} setting(s) left as they are")
+    };
     format!(
-        "{}\nsnapshot {} ({}, {})\n",
-        render(&t),
+        "{}\nsnapshot {} ({}, applied {}): {outcome}\n",
+        t.render(style),
         snapshot.id,
         snapshot.profile,
         snapshot.created
     )
 }
 
-pub fn snapshots_table(snapshots: &[Snapshot]) -> String {
-    let mut t = table(&["ID", "PROFILE", "CREATED", "STATE", "CHANGES"]);
+/// `rollback --list`: newest first.
+pub fn snapshots_table(snapshots: &[Snapshot], style: Style) -> String {
+    let mut t = Grid::new(&[
+        ("ID", Role::Name),
+        ("PROFILE", Role::Name),
+        ("CREATED", Role::Name),
+        ("STATUS", Role::Name),
+        ("SETTINGS", Role::Name),
+    ]);
     for s in snapshots.iter().rev() {
-        t.add_row(vec![
-            s.id.clone(),
-            s.profile.clone(),
-            s.created.clone(),
-            format!("{:?}", s.state).to_lowercase(),
-            s.changes.len().to_string(),
+        t.row(vec![
+            s.id.as_str().into(),
+            s.profile.as_str().into(),
+            s.created.as_str().into(),
+            s.state.label().into(),
+            s.changes.len().to_string().into(),
         ]);
     }
-    render(&t)
+    t.render(style)
 }
 
-pub fn profiles_table(profiles: &[Summary]) -> String {
-    let mut t = table(&["NAME", "SOURCE", "DESCRIPTION"]);
+pub fn profiles_table(profiles: &[Summary], style: Style) -> String {
+    let mut t = Grid::new(&[
+        ("NAME", Role::Name),
+        ("SOURCE", Role::Name),
+        ("DESCRIPTION", Role::Detail),
+    ]);
     for p in profiles {
-        t.add_row(vec![
-            p.name.clone(),
-            p.source.to_string(),
-            p.description.clone(),
+        t.row(vec![
+            p.name.as_str().into(),
+            p.source.to_string().into(),
+            p.description.as_str().into(),
         ]);
     }
-    render(&t)
+    t.render(style)
 }
 
-pub fn values_table(rows: &[(String, String, String)]) -> String {
-    let mut t = table(&["KIND", "SETTING", "VALUE"]);
-    for (kind, setting, value) in rows {
-        t.add_row(vec![kind.as_str(), setting.as_str(), value.as_str()]);
+/// `show`: the current value of each setting.
+pub fn values_table(values: &[ShownValue], style: Style) -> String {
+    let mut t = Grid::new(&[
+        ("SETTING", Role::Name),
+        ("CURRENT", Role::Value),
+        ("DETAIL", Role::Detail),
+    ]);
+    for v in values {
+        let (current, detail) = match (&v.current, &v.error) {
+            (Some(value), _) => (value.clone(), String::new()),
+            (None, Some(e)) => ("-".to_string(), without_name(&v.setting, e)),
+            (None, None) => ("-".to_string(), "absent".to_string()),
+        };
+        t.row(vec![
+            v.setting.as_str().into(),
+            current.into(),
+            detail.into(),
+        ]);
     }
-    render(&t)
+    t.render(style)
+}
+
+/// `profiles diff A B`: the keys that differ, then a count of those that do not.
+pub fn diff_table(doc: &ProfilesDiffDoc, style: Style) -> String {
+    let a = doc.a.to_uppercase();
+    let b = doc.b.to_uppercase();
+    let mut t = Grid::new(&[
+        ("SECTION", Role::Name),
+        ("KEY", Role::Name),
+        (a.as_str(), Role::Value),
+        (b.as_str(), Role::Value),
+    ]);
+    for d in &doc.differences {
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_string());
+        t.row(vec![
+            d.section.as_str().into(),
+            d.key.as_str().into(),
+            show(&d.a).into(),
+            show(&d.b).into(),
+        ]);
+    }
+    let summary = format!(
+        "{} and {}: {} key(s) differ, {} the same\n",
+        doc.a,
+        doc.b,
+        doc.differences.len(),
+        doc.same
+    );
+    if t.is_empty() {
+        summary
+    } else {
+        format!("{}\n{summary}", t.render(style))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_lose_the_name_the_row_shows() {
+        let s = "net.core.busy_poll";
+        assert_eq!(
+            without_name(
+                s,
+                "sysctl net.core.busy_poll: no such key on this kernel (/proc/sys/net/core/busy_poll does not exist)"
+            ),
+            "no such key on this kernel (/proc/sys/net/core/busy_poll does not exist)"
+        );
+        assert_eq!(
+            without_name(
+                "net.core.default_qdisc",
+                "optional, not applied: sysctl net.core.default_qdisc = fq: qdisc fq is not available"
+            ),
+            "qdisc fq is not available"
+        );
+        assert_eq!(
+            without_name("eth0 rx-0 rps_cpus", "eth0 rx-0 rps_cpus: needs root"),
+            "needs root"
+        );
+        assert_eq!(without_name("x", "something else: y"), "something else: y");
+    }
 }

@@ -15,10 +15,29 @@ pub enum Want {
 }
 
 /// The wanted value, field by field (most values have one field; tcp_rmem has three).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
+/// Serialized as the profile writes it, one string: `">=4096"`, `"4096 87380 6291456"`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Desired {
     pub fields: Vec<Want>,
+}
+
+impl Serialize for Desired {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl schemars::JsonSchema for Desired {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Desired".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "The value as a profile writes it: fields separated by spaces, each a word or number to set exactly, or a bound `>=N` (raise to at least N) or `<=N` (lower to at most N). Examples: \"bbr\", \">=4096\", \"4096 87380 6291456\"."
+        })
+    }
 }
 
 impl Desired {
