@@ -4,7 +4,9 @@
 #   scripts/run.sh check latency-profile -o json
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked --quiet
+# The build shows its progress (the first one takes a few minutes); hostperf's output follows.
+echo "building hostperf (release)..." >&2
+cargo build --release --locked
 if (($#)); then
     exec target/release/hostperf "$@"
 fi

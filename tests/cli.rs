@@ -96,7 +96,7 @@ fn check_reports_drift_then_passes_after_apply_and_rollback_restores() {
     let out = hostperf(&args(r, s, &["check", "latency-profile", "-o", "json"]));
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     assert!(report["summary"]["fail"].as_u64().unwrap() > 5);
     let swappiness = report["results"]
         .as_array()
@@ -260,9 +260,11 @@ fn show_and_profiles_speak_json() {
         "json",
     ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let values: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    let values = &doc["values"];
     assert_eq!(values[0]["setting"], "net.ipv4.tcp_rmem");
-    assert_eq!(values[0]["value"], "4096 131072 33554432");
+    assert_eq!(values[0]["current"], "4096 131072 33554432");
     let out = hostperf(&["--root", FIXTURE, "show", "net/../../etc"]);
     assert_eq!(code(&out), 2);
 

@@ -303,13 +303,14 @@ fn settings_of_a_vanished_interface_are_skipped_and_the_rest_restored() {
 
     let out = ns.hostperf(&["--state-dir", s, "rollback", "-o", "json"]);
     assert_eq!(code(&out), 0, "{}", describe(&out));
-    let rows: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows = &doc["snapshots"][0]["settings"];
     let outcome = |setting: &str| {
         rows.as_array()
             .unwrap()
             .iter()
             .find(|r| r["setting"].as_str().unwrap().contains(setting))
-            .map(|r| (r["outcome"].clone(), r["detail"].clone()))
+            .map(|r| (r["status"].clone(), r["detail"].clone()))
             .unwrap_or_else(|| panic!("{setting} missing: {rows:#}"))
     };
     let (o, d) = outcome("rp_filter");

@@ -773,7 +773,7 @@ fn a_fifo_a_link_or_a_bad_file_in_the_profile_dir_does_not_break_the_others() {
     );
     assert_eq!(code(&out), 0, "{}", describe(&out));
     let names: Vec<String> = serde_json::from_str::<serde_json::Value>(&stdout(&out))
-        .unwrap()
+        .unwrap()["profiles"]
         .as_array()
         .unwrap()
         .iter()
@@ -858,11 +858,12 @@ fn a_damaged_snapshot_is_described_truthfully_and_can_be_forgotten() {
     .unwrap();
     let out = hp(root.path(), &state, none, &["rollback", "--list"]);
     assert_eq!(code(&out), 0, "{}", describe(&out));
+    // Damaged snapshots are warnings: on stderr, once.
     assert!(
-        stdout(&out).contains(&format!("snapshot {id} is damaged"))
-            && stdout(&out).contains("may have changed settings")
-            && stdout(&out).contains("profile latency-profile")
-            && stdout(&out).contains("change(s): net.core.busy_poll"),
+        stderr(&out).contains(&format!("snapshot {id} is damaged"))
+            && stderr(&out).contains("may have changed settings")
+            && stderr(&out).contains("profile latency-profile")
+            && stderr(&out).contains("change(s): net.core.busy_poll"),
         "{}",
         describe(&out)
     );
@@ -872,7 +873,7 @@ fn a_damaged_snapshot_is_described_truthfully_and_can_be_forgotten() {
     std::fs::write(&file, &text[..40]).unwrap();
     let out = hp(root.path(), &state, none, &["rollback", "--list"]);
     assert!(
-        stdout(&out).contains("changed nothing"),
+        stderr(&out).contains("changed nothing"),
         "{}",
         describe(&out)
     );
@@ -1204,7 +1205,8 @@ fn persist_warns_when_a_file_read_later_at_boot_sets_the_same_key() {
         &["apply", "latency-profile", "--persist"],
     );
     assert_eq!(code(&out), 0, "{}", describe(&out));
-    let text = stdout(&out);
+    // Warnings, on stderr.
+    let text = stderr(&out);
     assert!(
         text.contains("/etc/sysctl.d/99-sysctl.conf sets vm.swappiness = 60")
             && text.contains("vm.swappiness will boot as 60, not 10"),

@@ -161,12 +161,14 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
 fn dry_run_table(plan: &Plan, persisted: &[PersistedFile], style: report::Style) -> String {
     let mut out = tables::plan_table(plan, style);
     for f in persisted {
-        let _ = writeln!(
-            out,
-            "would persist: {} -> applies to {}",
-            f.path.display(),
-            f.applies_to
-        );
+        out.push_str(&report::table::prose(
+            &format!(
+                "would persist: {} -> applies to {}\n",
+                f.path.display(),
+                f.applies_to
+            ),
+            style,
+        ));
     }
     out
 }

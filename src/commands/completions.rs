@@ -2,8 +2,6 @@
 //! definitions in `cli.rs`, so completion can never offer a flag the parser lacks. The
 //! packaging step (`packaging/xtask`) writes the same scripts into the Debian package.
 
-use std::io::Write;
-
 use clap::CommandFactory;
 use clap_complete::Shell;
 
@@ -14,9 +12,7 @@ use crate::exit;
 pub const BIN_NAME: &str = "hostperf";
 
 pub fn run(args: &CompletionsArgs) -> anyhow::Result<u8> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(&script(args.shell))?;
-    out.flush()?;
+    crate::report::print(&String::from_utf8_lossy(&script(args.shell)))?;
     Ok(exit::OK)
 }
 

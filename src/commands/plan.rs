@@ -55,9 +55,9 @@ pub(crate) fn log_decisions(plan: &Plan) {
     for item in &plan.items {
         tracing::info!(
             setting = %item.setting,
-            current = item.current.as_deref().unwrap_or("-"),
+            current = %item.current.as_deref().unwrap_or("-"),
             desired = %item.desired,
-            action = item.action.label(),
+            action = %item.action.label(),
             "decided"
         );
     }

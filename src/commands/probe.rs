@@ -5,18 +5,13 @@ use std::time::Duration;
 use crate::cli::{ProbeArgs, ProbeConnections};
 use crate::probe::options::{ConnectionMode, HttpChoice, Method, ProbeOptions};
 use crate::probe::{self, render};
-use crate::report;
 
 pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
     let report = probe::run(&options(args))?;
-    for (format, path) in &args.outputs {
-        report::write_file(path, &render::render(&report, *format, report::Style::FILE))?;
-    }
-    report::print(&render::render(
-        &report,
-        args.format,
-        report::Style::stdout(),
-    ))?;
+    super::deliver(args.format, &args.outputs, |format, style| {
+        Ok(render::render(&report, format, style))
+    })?;
+    super::tell(&[], &report.notes);
     Ok(report.exit_code())
 }
 

@@ -92,14 +92,17 @@ fn list(journal: &Journal, format: ListFormat) -> anyhow::Result<u8> {
     let scan = journal.scan()?;
     let damaged: Vec<String> = scan.damaged.iter().map(ToString::to_string).collect();
     report::print(&match format {
-        ListFormat::Table if scan.snapshots.is_empty() => format!(
-            "no snapshots in {}: nothing has been applied with this state directory{}\n",
-            journal.dir().display(),
-            if damaged.is_empty() {
-                ""
-            } else {
-                " (only damaged files, see the warnings)"
-            }
+        ListFormat::Table if scan.snapshots.is_empty() => report::table::prose(
+            &format!(
+                "no snapshots in {}: nothing has been applied with this state directory{}\n",
+                journal.dir().display(),
+                if damaged.is_empty() {
+                    ""
+                } else {
+                    " (only damaged files, see the warnings)"
+                }
+            ),
+            Style::stdout(),
         ),
         ListFormat::Table => tables::snapshots_table(&scan.snapshots, Style::stdout()),
         ListFormat::Json => report::json(&SnapshotListDoc {

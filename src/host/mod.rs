@@ -204,6 +204,7 @@ impl Host {
         file.take(READ_LIMIT + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| HostError::new("read", abs, e))?;
+        tracing::debug!(path = %path.display(), bytes = bytes.len(), "read");
         if bytes.len() as u64 > READ_LIMIT {
             let why = format!("larger than {} MiB; not a kernel file", READ_LIMIT >> 20);
             return Err(HostError::new(
@@ -244,6 +245,7 @@ impl Host {
         let abs = abs.as_ref();
         self.injected("write", abs)?;
         let path = self.resolve("open", abs)?;
+        tracing::debug!(path = %path.display(), value = %String::from_utf8_lossy(bytes).trim_end(), "write");
         let mut file = fs::OpenOptions::new()
             .write(true)
             .truncate(!self.is_live())
@@ -270,6 +272,7 @@ impl Host {
         let abs = abs.as_ref();
         self.injected("write", abs)?;
         let path = self.resolve("write", abs)?;
+        tracing::debug!(path = %path.display(), bytes = bytes.len(), "write file");
         write_durably(&path, bytes).map_err(|e| HostError::new("write", abs, e))
     }
 

@@ -355,7 +355,7 @@ pub struct TargetReport {
     pub keepalive_saving: Option<KeepAliveSaving>,
     pub failures: Vec<FailureGroup>,
     pub verdict: Verdict,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     pub requests: Vec<Attempt>,
 }
@@ -386,7 +386,7 @@ pub struct ProbeReport {
     pub started_at: String,
     pub settings: Settings,
     pub targets: Vec<TargetReport>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
 

@@ -1,11 +1,11 @@
 //! `hostperf probe` output: a table for people, JSON (`ProbeReport`, schema in
 //! docs/probe.md) and Prometheus text (`hostperf_probe_*`, phase as a label). Data in, text
-//! out. (Lives beside the probe rather than in report/ only while report/ is being
-//! reworked on another branch; it uses report's table Style.)
+//! out. Tables are report's [`Grid`]: names never broken, fitted to the terminal.
 
 use std::fmt::Write as _;
 
 use crate::cli::ProbeFormat;
+use crate::report::table::{Cell, Grid, Role};
 use crate::report::{Style, json, prom_label};
 
 use super::model::{ConnKind, PHASES, ProbeReport, Series, TargetReport, ms};
@@ -26,9 +26,8 @@ fn table(report: &ProbeReport, style: Style) -> String {
         }
         target_table(&mut out, t, style);
     }
-    for note in &report.notes {
-        let _ = writeln!(out, "note: {note}");
-    }
+    // The report's own notes (flags that had no effect, no CA bundle) go to stderr
+    // (commands/probe.rs); they are in the JSON too.
     out
 }
 
@@ -155,7 +154,7 @@ fn target_table(out: &mut String, t: &TargetReport, style: Style) {
         }
     }
     for note in &t.notes {
-        let _ = writeln!(out, "note: {note}");
+        let _ = writeln!(out, "  notice   {note}");
     }
     let _ = writeln!(out, "\nverdict: {}", t.verdict.text);
 }
@@ -184,8 +183,12 @@ fn phase_table(series: &[Series], style: Style) -> String {
             "max".into(),
         ]);
     }
-    let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
-    let mut table = style.table(&header_refs);
+    let columns: Vec<(&str, Role)> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.as_str(), if i == 0 { Role::Name } else { Role::Value }))
+        .collect();
+    let mut table = Grid::new(&columns);
     for phase in PHASES.iter().copied().chain(["total"]) {
         let mut row = vec![phase.to_string()];
         for s in series {
@@ -194,7 +197,7 @@ fn phase_table(series: &[Series], style: Style) -> String {
                 None => row.extend(["-", "", "", ""].map(String::from)),
             }
         }
-        table.add_row(row);
+        table.row(row.into_iter().map(Cell::from).collect());
     }
     let mut row = vec!["requests".to_string()];
     for s in series {
@@ -205,8 +208,8 @@ fn phase_table(series: &[Series], style: Style) -> String {
             String::new(),
         ]);
     }
-    table.add_row(row);
-    crate::report::render(&table)
+    table.row(row.into_iter().map(Cell::from).collect());
+    table.render(style)
 }
 
 fn prometheus(report: &ProbeReport) -> String {

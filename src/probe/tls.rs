@@ -71,7 +71,8 @@ impl Trust {
                 let found = rustls_native_certs::load_native_certs();
                 let (added, _) = roots.add_parsable_certificates(found.certs);
                 if added == 0 {
-                    tracing::warn!(errors = ?found.errors, "no system CA certificates found");
+                    // The report says so in a note; the loader's errors are for -vv.
+                    tracing::debug!(errors = ?found.errors, "no system CA certificates found");
                 }
                 (format!("system CA bundle ({added} certificates)"), added)
             }

@@ -61,6 +61,7 @@ fn render_table(report: &CheckReport, style: Style) -> String {
         "profile {}: {} pass, {} fail, {} skip, {} error\n",
         report.profile, s.pass, s.fail, s.skip, s.error
     );
+    let summary = super::table::prose(&summary, style);
     if t.is_empty() {
         summary
     } else {

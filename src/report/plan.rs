@@ -12,7 +12,7 @@ use crate::profile::Summary;
 
 use super::Style;
 use super::doc::{ApplyDoc, PlanSummary, ProfilesDiffDoc, ShownValue};
-use super::table::{Cell, Grid, Role};
+use super::table::{Cell, Grid, Role, prose};
 
 /// The plan: one row per setting, then one summary line.
 pub fn plan_table(plan: &Plan, style: Style) -> String {
@@ -35,9 +35,13 @@ pub fn plan_table(plan: &Plan, style: Style) -> String {
     }
     let s = PlanSummary::of(&plan.items);
     let mut out = t.render(style);
-    out.push_str(&format!(
-        "\nprofile {}: {} to change, {} already set, {} skipped, {} blocking\n",
-        plan.profile, s.change, s.already_set, s.skipped, s.blocking
+    out.push('\n');
+    out.push_str(&prose(
+        &format!(
+            "profile {}: {} to change, {} already set, {} skipped, {} blocking\n",
+            plan.profile, s.change, s.already_set, s.skipped, s.blocking
+        ),
+        style,
     ));
     out
 }
@@ -150,13 +154,16 @@ pub fn apply_table(doc: &ApplyDoc, style: Style) -> String {
         out.push('\n');
     }
     for f in &doc.persisted {
-        out.push_str(&format!(
-            "persisted: {} -> applies to {}\n",
-            f.path.display(),
-            f.applies_to
+        out.push_str(&prose(
+            &format!(
+                "persisted: {} -> applies to {}\n",
+                f.path.display(),
+                f.applies_to
+            ),
+            style,
         ));
     }
-    out.push_str(&summary);
+    out.push_str(&prose(&summary, style));
     out
 }
 
@@ -177,8 +184,9 @@ pub fn rollback_table(snapshot: &Snapshot, report: &[Restored], style: Style) ->
             Outcome::Gone => ("gone", Color::Yellow),
             Outcome::Failed => ("failed", Color::Red),
         };
+        // A file's content is never shown; DETAIL says what was done with it.
         let show = |v: &Option<String>| match (v, r.kind) {
-            (_, "file") => "(file)".to_string(),
+            (_, "file") => "-".to_string(),
             (Some(v), _) => v.clone(),
             (None, _) => "(absent)".to_string(),
         };
@@ -202,28 +210,38 @@ pub fn rollback_table(snapshot: &Snapshot, report: &[Restored], style: Style) ->
         format!("partly rolled back: {left} setting(s) left as they are")
     };
     format!(
-        "{}\nsnapshot {} ({}, applied {}): {outcome}\n",
+        "{}\n{}",
         t.render(style),
-        snapshot.id,
-        snapshot.profile,
-        snapshot.created
+        prose(
+            &format!(
+                "snapshot {} ({}, applied {}): {outcome}\n",
+                snapshot.id, snapshot.profile, snapshot.created
+            ),
+            style
+        )
     )
 }
 
-/// `rollback --list`: newest first.
+/// `rollback --list`: newest first. Times are UTC; the date and the time may wrap apart in
+/// a narrow terminal, the id never.
 pub fn snapshots_table(snapshots: &[Snapshot], style: Style) -> String {
     let mut t = Grid::new(&[
         ("ID", Role::Name),
+        ("CREATED (UTC)", Role::Value),
         ("PROFILE", Role::Name),
-        ("CREATED", Role::Name),
-        ("STATUS", Role::Name),
+        ("STATUS", Role::Value),
         ("SETTINGS", Role::Name),
     ]);
     for s in snapshots.iter().rev() {
+        let created = s
+            .created
+            .replacen('T', " ", 1)
+            .trim_end_matches('Z')
+            .to_string();
         t.row(vec![
             s.id.as_str().into(),
+            created.into(),
             s.profile.as_str().into(),
-            s.created.as_str().into(),
             s.state.label().into(),
             s.changes.len().to_string().into(),
         ]);
@@ -269,15 +287,14 @@ pub fn values_table(values: &[ShownValue], style: Style) -> String {
     t.render(style)
 }
 
-/// `profiles diff A B`: the keys that differ, then a count of those that do not.
+/// `profiles diff A B`: the keys that differ (columns A and B, named on the first line,
+/// so long profile names never widen the table), then a count of those that do not.
 pub fn diff_table(doc: &ProfilesDiffDoc, style: Style) -> String {
-    let a = doc.a.to_uppercase();
-    let b = doc.b.to_uppercase();
     let mut t = Grid::new(&[
         ("SECTION", Role::Name),
         ("KEY", Role::Name),
-        (a.as_str(), Role::Value),
-        (b.as_str(), Role::Value),
+        ("A", Role::Value),
+        ("B", Role::Value),
     ]);
     for d in &doc.differences {
         let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_string());
@@ -288,17 +305,21 @@ pub fn diff_table(doc: &ProfilesDiffDoc, style: Style) -> String {
             show(&d.b).into(),
         ]);
     }
-    let summary = format!(
-        "{} and {}: {} key(s) differ, {} the same\n",
-        doc.a,
-        doc.b,
-        doc.differences.len(),
-        doc.same
+    let summary = prose(
+        &format!(
+            "{} and {}: {} key(s) differ, {} the same\n",
+            doc.a,
+            doc.b,
+            doc.differences.len(),
+            doc.same
+        ),
+        style,
     );
     if t.is_empty() {
         summary
     } else {
-        format!("{}\n{summary}", t.render(style))
+        let legend = prose(&format!("A: {}, B: {}\n", doc.a, doc.b), style);
+        format!("{legend}{}\n{summary}", t.render(style))
     }
 }
 

@@ -233,6 +233,37 @@ impl Grid {
     }
 }
 
+/// Prose for standard output (a summary line, a note among the data) wrapped at spaces to
+/// the style's width, each continuation indented two spaces; unchanged without a width.
+pub fn prose(text: &str, style: Style) -> String {
+    let Some(width) = style.width else {
+        return text.to_string();
+    };
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.width() <= width {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let mut table = fixed_table(&[width.saturating_sub(2).max(MIN_DETAIL / 2)], style);
+        if let Some(column) = table.column_mut(0) {
+            column.set_padding((2, 0));
+            column.set_constraint(ColumnConstraint::Absolute(Width::Fixed(
+                width.max(MIN_DETAIL / 2 + 2).min(usize::from(u16::MAX)) as u16,
+            )));
+        }
+        table.add_row(vec![line]);
+        let wrapped = trimmed(&table);
+        // The first line starts at the margin, the rest are indented.
+        out.push_str(wrapped.strip_prefix("  ").unwrap_or(&wrapped));
+    }
+    if !text.ends_with('\n') && out.ends_with('\n') {
+        out.pop();
+    }
+    out
+}
+
 /// Where a stacked detail starts: under the second column, at most [`MAX_INDENT`] in.
 fn indent(widths: &[usize], detail: usize) -> usize {
     match widths.first() {

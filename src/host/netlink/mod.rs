@@ -255,6 +255,14 @@ impl Socket {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
         let bytes = msg.finish(seq);
+        if let [_, _, _, _, a, b, c, d, ..] = *bytes {
+            tracing::debug!(
+                msg_type = u16::from_ne_bytes([a, b]),
+                flags = format_args!("{:#x}", u16::from_ne_bytes([c, d])),
+                bytes = bytes.len(),
+                "netlink request"
+            );
+        }
         // SAFETY: sending from a live buffer of the given length; the kernel address is zeroed.
         let sent = unsafe {
             let mut addr: libc::sockaddr_nl = std::mem::zeroed();
