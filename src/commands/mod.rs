@@ -3,15 +3,16 @@
 
 mod apply;
 mod check;
+mod diagnose;
 mod plan;
 mod profiles;
 mod rollback;
 mod show;
+mod snapshot;
 
 use anyhow::Context;
 
 use crate::cli::*;
-use crate::diagnose;
 use crate::exit::UsageError;
 use crate::host::Host;
 use crate::journal::Journal;
@@ -28,7 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Rollback(args) => rollback::run(g, args),
         Command::Show(args) => show::run(g, args),
         Command::Diagnose(args) => diagnose::run(g, args),
-        Command::Snapshot(args) => diagnose::snapshot(g, args),
+        Command::Snapshot(args) => snapshot::run(g, args),
     }
 }
 
