@@ -30,7 +30,7 @@ use crate::host::Host;
 /// 5,000 processes and 100,000 sockets is about 40 MiB.
 pub const MAX_BYTES: u64 = 256 << 20;
 /// Entries (files and directories) a capture may hold.
-pub const MAX_ENTRIES: u64 = 500_000;
+pub const MAX_ENTRIES: u64 = 200_000;
 /// Samples a capture may list: diagnose compares two.
 pub const MAX_SAMPLES: usize = 2;
 /// The manifest's size.

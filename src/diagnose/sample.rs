@@ -248,15 +248,15 @@ pub fn collect(files: &dyn Files, needs: &Needs, focus: &Focus, at: Moment) -> S
     if needs.disks {
         system::collect_disks(&r, &mut sample);
     }
+    // What is not a file is None below a tree that did not capture it: not measured here.
     if needs.clock {
-        sample.clock = Some(match live {
-            Some(_) => system::clock_state(),
-            None => json(&r, CLOCK_FILE)
-                .unwrap_or_else(|| Err("not a live host and no clock state in the tree".into())),
-        });
+        sample.clock = match live {
+            Some(_) => Some(system::clock_state()),
+            None => json(&r, CLOCK_FILE),
+        };
     }
     if needs.socket_states != 0 {
-        sample.sockets = Some(sockets(&r, needs));
+        sample.sockets = sockets(&r, needs);
     }
     if needs.procs || needs.proc_fds || needs.proc_memory || needs.socket_owners {
         let mut p = procs::collect(&r, needs, focus);
@@ -278,12 +278,10 @@ pub fn collect(files: &dyn Files, needs: &Needs, focus: &Focus, at: Moment) -> S
             LogFrom::At(at) => at,
             LogFrom::Back(back) => to.saturating_sub(back),
         };
-        sample.kernel_log = Some(match live {
-            Some(_) => super::kernel_log::read_live(from, to),
-            None => json::<KernelLog>(&r, KERNEL_LOG_FILE)
-                .unwrap_or_else(|| Err("not a live host and no kernel log in the tree".into()))
-                .map(|log| log.window(from, to)),
-        });
+        sample.kernel_log = match live {
+            Some(_) => Some(super::kernel_log::read_live(from, to)),
+            None => json::<KernelLog>(&r, KERNEL_LOG_FILE).map(|l| l.map(|log| log.window(from, to))),
+        };
     }
     sample
 }
@@ -313,7 +311,7 @@ fn tcp_sockets_below(r: &Reader, ratio: f64) -> bool {
     (inuse.saturating_add(inuse6).saturating_add(tw) as f64) < ratio * size
 }
 
-fn sockets(r: &Reader, needs: &Needs) -> Result<SocketDump, String> {
+fn sockets(r: &Reader, needs: &Needs) -> Option<Result<SocketDump, String>> {
     let mut mask = needs.socket_states;
     if let Some(host) = r.files.live() {
         if let Some((lazy, ratio)) = needs.lazy_port_states
@@ -323,34 +321,35 @@ fn sockets(r: &Reader, needs: &Needs) -> Result<SocketDump, String> {
             mask &= !lazy | needs.socket_states_always;
         }
         if mask == 0 {
-            return Ok(SocketDump {
+            return Some(Ok(SocketDump {
                 states_mask: 0,
                 sockets: Vec::new(),
-            });
+            }));
         }
-        return inet_diag::dump_tcp(host, mask)
-            .map(|sockets| SocketDump {
-                states_mask: mask,
-                sockets,
-            })
-            .map_err(|e| format!("netlink inet_diag: {e}"));
+        return Some(
+            inet_diag::dump_tcp(host, mask)
+                .map(|sockets| SocketDump {
+                    states_mask: mask,
+                    sockets,
+                })
+                .map_err(|e| format!("netlink inet_diag: {e}")),
+        );
     }
-    match json::<SocketDump>(r, SOCKETS_FILE) {
-        Some(Ok(mut dump)) => {
+    Some(match json::<SocketDump>(r, SOCKETS_FILE)? {
+        Ok(mut dump) => {
             if dump.states_mask & mask != mask {
-                return Err(format!(
+                return Some(Err(format!(
                     "{SOCKETS_FILE} holds states {:#x}, not all of {mask:#x}",
                     dump.states_mask
-                ));
+                )));
             }
             dump.sockets
                 .retain(|s| s.state < 32 && mask & (1u32 << s.state) != 0);
             dump.states_mask = mask;
             Ok(dump)
         }
-        Some(Err(e)) => Err(e),
-        None => Err("not a live host and no socket dump in the tree".to_string()),
-    }
+        Err(e) => Err(e),
+    })
 }
 
 impl Sample {

@@ -177,7 +177,7 @@ fn io_wait(ctx: &Ctx) -> Outcome<Finding> {
     }
     if f.observed.is_empty() && logged == 0 {
         return Err(Problem::Skip(
-            "nothing measured: no /proc/pressure/io and one sample".into(),
+            "nothing measured: no /proc/pressure/io, and no disk counters over an interval".into(),
         ));
     }
     f.judge_observed();

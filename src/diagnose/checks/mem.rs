@@ -191,7 +191,11 @@ fn memory_pressure(ctx: &Ctx) -> Outcome<Finding> {
         ));
     }
     f.judge_observed();
-    f.summary = parts.join(", ");
+    f.summary = if parts.is_empty() {
+        "no swap-in, direct reclaim or stall on memory in the interval".into()
+    } else {
+        parts.join(", ")
+    };
     Ok(f)
 }
 

@@ -446,19 +446,25 @@ fn listen_overflow(ctx: &Ctx) -> Outcome<Finding> {
                 "the listening sockets could not be read ({e}); queue fill not measured"
             ));
         }
-        None => {}
+        None => {
+            if overflow_rate.is_none() {
+                return Err(super::Problem::Skip(
+                    "nothing measured: one sample and no TCP socket table here".into(),
+                ));
+            }
+        }
     }
     f.judge_observed();
-    let rate = overflow_rate.map(|r| format!("{r:.1} accept-queue overflows/s; "));
-    f.summary = format!(
-        "{}{}",
-        rate.unwrap_or_default(),
-        if full.is_empty() {
-            format!("no full accept queue among {listeners} listeners")
-        } else {
-            format!("full accept queue: {}", full.join(", "))
-        }
-    );
+    let mut parts = Vec::new();
+    if let Some(r) = overflow_rate {
+        parts.push(format!("{r:.1} accept-queue overflows/s"));
+    }
+    match (&ctx.last.sockets, full.is_empty()) {
+        (Some(Ok(_)), true) => parts.push(format!("no full accept queue among {listeners} listeners")),
+        (Some(Ok(_)), false) => parts.push(format!("full accept queue: {}", full.join(", "))),
+        _ => {}
+    }
+    f.summary = parts.join("; ");
     Ok(f)
 }
 

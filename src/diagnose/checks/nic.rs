@@ -252,7 +252,7 @@ fn softirq_imbalance(ctx: &Ctx) -> Outcome<Finding> {
             let d = if r.processed >= *p {
                 r.processed - p
             } else {
-                (r.processed + (1u64 << 32)).saturating_sub(*p)
+                r.processed.saturating_add(1u64 << 32).saturating_sub(*p)
             };
             per_cpu.insert(r.cpu(ol), d);
         }
@@ -367,11 +367,18 @@ fn softirq_imbalance(ctx: &Ctx) -> Outcome<Finding> {
             ));
         }
     }
-    f.summary = format!(
-        "busiest CPU{busy_cpu} {} in softirq; CPU{top_cpu} processed {} of {rate:.0} packets/s ({queues} rx queue(s), {online_n} CPUs)",
-        pct(busy_share),
-        pct(share)
-    );
+    f.summary = if total == 0 {
+        format!(
+            "busiest CPU{busy_cpu} {} in softirq; no packets received ({queues} rx queue(s), {online_n} CPUs)",
+            pct(busy_share)
+        )
+    } else {
+        format!(
+            "busiest CPU{busy_cpu} {} in softirq; CPU{top_cpu} processed {} of {rate:.0} packets/s ({queues} rx queue(s), {online_n} CPUs)",
+            pct(busy_share),
+            pct(share)
+        )
+    };
     Ok(f)
 }
 

@@ -188,7 +188,12 @@ fn socket_leak(ctx: &Ctx) -> Outcome<Finding> {
         Some(Err(e)) => {
             return Err(Problem::Error(format!("CLOSE_WAIT sockets not read: {e}")));
         }
-        None => return Err(Problem::Skip("no socket table in this sample".into())),
+        None => {
+            return Err(Problem::Skip(
+                "no TCP socket table here (a tree captured without one; the live host has it)"
+                    .into(),
+            ));
+        }
     };
     let total: usize = now.values().map(BTreeSet::len).sum();
     f.evidence.push(Evidence::value(
