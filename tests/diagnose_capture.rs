@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_hostperf");
 
 fn base() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/diagnose/base"))
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/diagnose/base"
+    ))
 }
 
 fn header(kind: tar::EntryType, size: u64) -> tar::Header {
@@ -100,14 +103,23 @@ fn the_base_capture_as_an_archive_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let path = Archive::with_base().write(dir.path());
     let out = diagnose_from(&path);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn links_in_an_archive_are_refused() {
     let hostname = fs::read_to_string("/etc/hostname").unwrap_or_default();
     let cases: [(&str, &str, tar::EntryType); 3] = [
-        ("sample0/proc/meminfo", "/etc/hostname", tar::EntryType::Symlink),
+        (
+            "sample0/proc/meminfo",
+            "/etc/hostname",
+            tar::EntryType::Symlink,
+        ),
         ("sample1/proc", "/proc", tar::EntryType::Symlink),
         ("sample0/proc/stat", "/etc/shadow", tar::EntryType::Link),
     ];
@@ -126,7 +138,10 @@ fn links_in_an_archive_are_refused() {
     // A whole sample that is a link to `/` would diagnose the analyst's own host.
     let dir = tempfile::tempdir().unwrap();
     let mut a = Archive::new();
-    a.file("manifest.json", &fs::read(base().join("manifest.json")).unwrap());
+    a.file(
+        "manifest.json",
+        &fs::read(base().join("manifest.json")).unwrap(),
+    );
     a.link("sample0", "/", tar::EntryType::Symlink);
     a.link("sample1", "/", tar::EntryType::Symlink);
     refused(&diagnose_from(&a.write(dir.path())), "symbolic link");
@@ -137,13 +152,21 @@ fn dot_dot_paths_devices_and_fifos_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = Archive::with_base();
     a.raw(b"sample0/../../../tmp/evil", b"x");
-    refused(&diagnose_from(&a.write(dir.path())), "not a plain relative path");
+    refused(
+        &diagnose_from(&a.write(dir.path())),
+        "not a plain relative path",
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let mut a = Archive::with_base();
     let mut h = header(tar::EntryType::Char, 0);
-    a.tar.append_data(&mut h, "sample0/dev/null", std::io::empty()).unwrap();
-    refused(&diagnose_from(&a.write(dir.path())), "only regular files and directories");
+    a.tar
+        .append_data(&mut h, "sample0/dev/null", std::io::empty())
+        .unwrap();
+    refused(
+        &diagnose_from(&a.write(dir.path())),
+        "only regular files and directories",
+    );
 
     // An unpacked capture with a link or a FIFO: refused, and the FIFO is not waited on.
     for special in ["link", "fifo"] {
@@ -164,8 +187,15 @@ fn dot_dot_paths_devices_and_fifos_are_refused() {
     // A FIFO named by --from itself.
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("capture.tar.gz");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR).unwrap();
-    refused(&diagnose_from(&fifo), "neither a .tar.gz file nor a directory");
+    nix::unistd::mkfifo(
+        &fifo,
+        nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+    )
+    .unwrap();
+    refused(
+        &diagnose_from(&fifo),
+        "neither a .tar.gz file nor a directory",
+    );
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -201,7 +231,9 @@ fn a_gzip_bomb_stops_at_the_size_cap() {
     let mut h = header(tar::EntryType::Regular, 300 << 20);
     h.set_path("sample0/huge").unwrap();
     h.set_cksum();
-    a.tar.append(&h, std::io::repeat(0).take(300 << 20)).unwrap();
+    a.tar
+        .append(&h, std::io::repeat(0).take(300 << 20))
+        .unwrap();
     refused(&diagnose_from(&a.write(dir.path())), "256 MiB");
 }
 
@@ -215,7 +247,10 @@ fn a_manifest_listing_one_sample_200000_times_is_refused() {
     a.file("manifest.json", manifest.to_string().as_bytes());
     a.tree(&base().join("sample0"), "sample0/");
     let start = Instant::now();
-    refused(&diagnose_from(&a.write(dir.path())), "manifest.json is larger than 1024 KiB");
+    refused(
+        &diagnose_from(&a.write(dir.path())),
+        "manifest.json is larger than 1024 KiB",
+    );
     assert!(start.elapsed() < Duration::from_secs(20));
     // Under the manifest's size cap, the samples cap: a snapshot has two at most.
     let dir = tempfile::tempdir().unwrap();
@@ -241,7 +276,10 @@ fn too_many_entries_are_refused() {
     for i in 0..200_001u32 {
         a.file(&format!("sample0/many/{i}"), b"");
     }
-    refused(&diagnose_from(&a.write(dir.path())), "200000 files and directories");
+    refused(
+        &diagnose_from(&a.write(dir.path())),
+        "200000 files and directories",
+    );
 }
 
 /// SIGTERM while a large capture is read: nothing is left anywhere (it is never unpacked).
@@ -249,7 +287,9 @@ fn too_many_entries_are_refused() {
 fn sigterm_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = Archive::with_base();
-    let noise: Vec<u8> = (0..(8u32 << 20)).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+    let noise: Vec<u8> = (0..(8u32 << 20))
+        .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
     for i in 0..6 {
         a.file(&format!("sample0/big/{i}"), &noise);
     }
@@ -269,6 +309,14 @@ fn sigterm_leaves_nothing_behind() {
     // SAFETY: kill(2) on the child this test started.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     child.wait().unwrap();
-    assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0, "TMPDIR is empty");
-    assert_eq!(fs::read_dir(cwd.path()).unwrap().count(), 0, "nothing in the working dir");
+    assert_eq!(
+        fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "TMPDIR is empty"
+    );
+    assert_eq!(
+        fs::read_dir(cwd.path()).unwrap().count(),
+        0,
+        "nothing in the working dir"
+    );
 }

@@ -3,6 +3,8 @@
 //! captures of other projects in ../shared/fixtures/public-proc when present. No check may end
 //! in `error` for a layout a kernel really prints, and no library's internal text may show.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -45,7 +47,13 @@ fn no_errors(report: &Value, text: &str) {
 
 fn from(name: &str) -> (i32, Value, String) {
     let dir = kernels(name);
-    diagnose(&["diagnose", "--format", "json", "--from", dir.to_str().unwrap()])
+    diagnose(&[
+        "diagnose",
+        "--format",
+        "json",
+        "--from",
+        dir.to_str().unwrap(),
+    ])
 }
 
 #[test]
@@ -56,13 +64,19 @@ fn linux_2_6_32_layouts_are_read() {
     // snmp without InCsumErrors/IgnoredMulti: the Tcp counters are there.
     let retrans = finding(&r, "tcp-retransmits");
     assert_eq!(retrans["status"], "pass", "{retrans}");
-    assert!(retrans["summary"].as_str().unwrap().contains("40 of 20000"), "{retrans}");
+    assert!(
+        retrans["summary"].as_str().unwrap().contains("40 of 20000"),
+        "{retrans}"
+    );
     // netstat without TCPReqQFullDrop: SYN drops come from ListenDrops - ListenOverflows.
     assert_eq!(finding(&r, "syn-flood")["status"], "pass");
     // softnet_stat rows without a CPU column are the online CPUs in order.
     assert_eq!(finding(&r, "softnet-drops")["status"], "pass");
     let mem = finding(&r, "memory-pressure");
-    assert!(mem["notes"].to_string().contains("no MemAvailable"), "{mem}");
+    assert!(
+        mem["notes"].to_string().contains("no MemAvailable"),
+        "{mem}"
+    );
     assert_eq!(finding(&r, "udp-errors")["status"], "pass");
 }
 
@@ -72,7 +86,10 @@ fn gvisor_layouts_are_read() {
     no_errors(&r, &text);
     let mem = finding(&r, "memory-pressure");
     assert_eq!(mem["status"], "pass", "{mem}");
-    assert!(mem["summary"].as_str().unwrap().contains("MemAvailable"), "{mem}");
+    assert!(
+        mem["summary"].as_str().unwrap().contains("MemAvailable"),
+        "{mem}"
+    );
     // netstat names without values: no counters, not an error.
     assert_ne!(finding(&r, "listen-overflow")["status"], "error");
 }
@@ -83,19 +100,30 @@ fn an_offline_cpu_is_named_by_its_label() {
     no_errors(&r, &text);
     let f = finding(&r, "softirq-imbalance");
     let summary = f["summary"].as_str().unwrap();
-    assert!(summary.contains("busiest CPU3") && summary.contains("CPU3 processed"), "{f}");
-    assert!(summary.contains("3 CPUs"), "online CPUs, not the possible ones: {f}");
+    assert!(
+        summary.contains("busiest CPU3") && summary.contains("CPU3 processed"),
+        "{f}"
+    );
+    assert!(
+        summary.contains("3 CPUs"),
+        "online CPUs, not the possible ones: {f}"
+    );
 }
 
 /// The public captures of other projects, read as `--root` trees (one sample).
 #[test]
 fn public_captures_of_other_projects() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let Some(dir) = [manifest.join("../shared/fixtures/public-proc"), manifest.join("../../shared/fixtures/public-proc")]
-        .into_iter()
-        .find(|d| d.is_dir())
-    else {
-        eprintln!("SKIP public_captures_of_other_projects: no ../shared/fixtures/public-proc");
+    let Some(dir) = [
+        manifest.join("../shared/fixtures/public-proc"),
+        manifest.join("../../shared/fixtures/public-proc"),
+    ]
+    .into_iter()
+    .find(|d| d.is_dir()) else {
+        common::skip(
+            "public_captures_of_other_projects",
+            "no ../shared/fixtures/public-proc beside the repository",
+        );
         return;
     };
     let mut seen = 0;

@@ -280,7 +280,9 @@ pub fn collect(files: &dyn Files, needs: &Needs, focus: &Focus, at: Moment) -> S
         };
         sample.kernel_log = match live {
             Some(_) => Some(super::kernel_log::read_live(from, to)),
-            None => json::<KernelLog>(&r, KERNEL_LOG_FILE).map(|l| l.map(|log| log.window(from, to))),
+            None => {
+                json::<KernelLog>(&r, KERNEL_LOG_FILE).map(|l| l.map(|log| log.window(from, to)))
+            }
         };
     }
     sample

@@ -460,7 +460,9 @@ fn listen_overflow(ctx: &Ctx) -> Outcome<Finding> {
         parts.push(format!("{r:.1} accept-queue overflows/s"));
     }
     match (&ctx.last.sockets, full.is_empty()) {
-        (Some(Ok(_)), true) => parts.push(format!("no full accept queue among {listeners} listeners")),
+        (Some(Ok(_)), true) => {
+            parts.push(format!("no full accept queue among {listeners} listeners"))
+        }
         (Some(Ok(_)), false) => parts.push(format!("full accept queue: {}", full.join(", "))),
         _ => {}
     }
