@@ -22,7 +22,8 @@ pub struct ProcSample {
     /// The 15-character command name (/proc/PID/comm).
     #[serde(default)]
     pub comm: Option<String>,
-    /// The owner of /proc/PID (the process's effective uid).
+    /// The owner of /proc/PID (the process's effective uid); read only to find the holders of
+    /// CLOSE_WAIT sockets.
     #[serde(default)]
     pub uid: Option<u32>,
     /// Open fds; None when not counted, Err when this user may not count them.
@@ -132,11 +133,9 @@ pub fn collect(r: &Reader, needs: &Needs, focus: &Focus) -> Procs {
             },
             Data::Error(_) => None,
         };
-        let uid = r.files.stat(&base).ok().map(|(_, uid)| uid);
         let mut p = ProcSample {
             pid,
             comm,
-            uid,
             ..ProcSample::default()
         };
         let focused = focus.matches(pid, p.comm.as_deref());

@@ -194,6 +194,29 @@ impl Host {
             .map(|c| c.trim_end().to_string())
     }
 
+    /// Reads a file of at most `max` bytes (a longer one is an error naming the cap), without
+    /// the stat(2) `read` does to size its buffer: /proc and /sys files report size 0 anyway.
+    pub fn read_capped(&self, abs: impl AsRef<Path>, max: usize) -> Result<Vec<u8>, HostError> {
+        use std::io::Read;
+        let abs = abs.as_ref();
+        self.injected("read", abs)?;
+        let mut file = fs::File::open(self.path(abs)).map_err(|e| HostError::new("read", abs, e))?;
+        let mut buf = Vec::with_capacity(4096.min(max.saturating_add(1)));
+        (&mut file)
+            .take(max as u64 + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| HostError::new("read", abs, e))?;
+        if buf.len() > max {
+            let msg = format!("larger than {max} bytes");
+            return Err(HostError::new(
+                "read",
+                abs,
+                io::Error::new(io::ErrorKind::InvalidData, msg),
+            ));
+        }
+        Ok(buf)
+    }
+
     /// The metadata of a path, following links (size, owner, type). On Linux >= 6.2 the size
     /// of /proc/PID/fd is the number of open fds.
     pub fn stat(&self, abs: impl AsRef<Path>) -> Result<fs::Metadata, HostError> {
