@@ -103,7 +103,8 @@ sockets)
     sysctl -qw net.ipv4.ip_local_port_range="1024 65000"
     # 12 workers, each with its own listener, open 8,400 connections to it and hold both ends
     # (16,800 fds each, under the 20,000 hard limit of this machine): 100,800 connections.
-    python3 - <<'PY' &
+    # Its own process group (setsid), so that one kill ends the workers too.
+    setsid python3 - >/dev/null 2>&1 <<'PY' &
 import os, socket, sys, time, signal
 def worker(port, n):
     l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -136,13 +137,13 @@ PY
     line "diagnose against ss (ratio, target <= 1)" "$(ratio "$full_ms" "$ss_ms")"
     line "--from against live (ratio, target <= 2)" "$(ratio "$from_ms" "$full_ms")"
     line "peak RSS of diagnose --interval 0 (MiB)" "$rss"
-    kill -- -"$holder" 2>/dev/null || kill "$holder"
+    kill -- -"$holder"
     rm -f "$snap"
     ;;
 procs)
     mount -t proc proc /proc 2>/dev/null || true
     # 5,000 processes, each with 53 open fds (50 inherited from the parent): 265,000 fds.
-    python3 - <<'PY' &
+    python3 - >/dev/null 2>&1 <<'PY' &
 import os, signal
 fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(50)]
 for i in range(5000):

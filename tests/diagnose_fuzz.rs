@@ -74,10 +74,10 @@ fn parse_all(b: &[u8]) {
     }
 }
 
-/// Real files of the base capture, by path.
-fn real_files() -> Vec<(String, Vec<u8>)> {
+/// Every file below `root`, by its absolute path on the captured host, sorted.
+fn files_below(root: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
-    let mut stack = vec![base().join("sample1")];
+    let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let e = e.unwrap();
@@ -86,7 +86,7 @@ fn real_files() -> Vec<(String, Vec<u8>)> {
             } else {
                 let rel = e
                     .path()
-                    .strip_prefix(base().join("sample1"))
+                    .strip_prefix(root)
                     .unwrap()
                     .to_string_lossy()
                     .into_owned();
@@ -96,6 +96,11 @@ fn real_files() -> Vec<(String, Vec<u8>)> {
     }
     out.sort();
     out
+}
+
+/// Real files of the base capture, by path.
+fn real_files() -> Vec<(String, Vec<u8>)> {
+    files_below(&base().join("sample1"))
 }
 
 /// Words that break naive parsers: huge, negative, empty, non-numeric, odd separators.
@@ -173,21 +178,8 @@ proptest! {
 fn trees(mutated: Option<(&str, Vec<u8>)>) -> (capture::Tree, capture::Tree) {
     let load = |s: &str| {
         let mut t = capture::Tree::default();
-        let root = base().join(s);
-        let mut stack = vec![root.clone()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).unwrap() {
-                let e = e.unwrap();
-                if e.file_type().unwrap().is_dir() {
-                    stack.push(e.path());
-                } else {
-                    let rel = format!(
-                        "/{}",
-                        e.path().strip_prefix(&root).unwrap().to_string_lossy()
-                    );
-                    t.insert_file(&rel, std::fs::read(e.path()).unwrap());
-                }
-            }
+        for (path, bytes) in files_below(&base().join(s)) {
+            t.insert_file(&path, bytes);
         }
         t
     };

@@ -142,32 +142,33 @@ pub fn capture_samples(
 ) -> (Option<Sample>, Sample) {
     let start = Instant::now();
     let back = window.back_usec();
-    let mut first: Option<Sample> = None;
-    let n = cap.samples.len();
-    for (i, (_, tree)) in cap.samples.iter().enumerate() {
-        if i + 1 < n {
-            let at = Moment {
-                start,
-                prev: None,
-                log: None,
-            };
-            first = Some(sample::collect(tree, needs, focus, at));
-            continue;
-        }
-        let log = match (back, first.as_ref().and_then(|f| f.clock_usec)) {
-            (Some(b), _) => Some(LogFrom::Back(b)),
-            (None, Some(t0)) => Some(LogFrom::At(t0)),
-            (None, None) => None,
-        };
+    let empty = capture::Tree::default();
+    let (first_tree, last_tree) = match cap.samples.as_slice() {
+        [only] => (None, &only.1),
+        [a, .., b] => (Some(&a.1), &b.1),
+        // capture::open refuses a capture without samples; an empty tree measures nothing.
+        [] => (None, &empty),
+    };
+    let first = first_tree.map(|t| {
         let at = Moment {
             start,
-            prev: first.as_ref(),
-            log,
+            prev: None,
+            log: None,
         };
-        let last = sample::collect(tree, needs, focus, at);
-        return (first, last);
-    }
-    unreachable!("a capture holds at least one sample")
+        sample::collect(t, needs, focus, at)
+    });
+    let log = match (back, first.as_ref().and_then(|f| f.clock_usec)) {
+        (Some(b), _) => Some(LogFrom::Back(b)),
+        (None, Some(t0)) => Some(LogFrom::At(t0)),
+        (None, None) => None,
+    };
+    let at = Moment {
+        start,
+        prev: first.as_ref(),
+        log,
+    };
+    let last = sample::collect(last_tree, needs, focus, at);
+    (first, last)
 }
 
 /// The `--pid` / `--process` names that match no process, as messages.

@@ -200,7 +200,8 @@ impl Host {
         use std::io::Read;
         let abs = abs.as_ref();
         self.injected("read", abs)?;
-        let mut file = fs::File::open(self.path(abs)).map_err(|e| HostError::new("read", abs, e))?;
+        let mut file =
+            fs::File::open(self.path(abs)).map_err(|e| HostError::new("read", abs, e))?;
         let mut buf = Vec::with_capacity(4096.min(max.saturating_add(1)));
         (&mut file)
             .take(max as u64 + 1)

@@ -1,22 +1,7 @@
 //! cgroup files: cpu.stat (v1 and v2), cpu.max (v2), cpu.cfs_quota_us (v1), and the cgroup
 //! mounts in /proc/self/mountinfo.
 
-use super::{Counters, ParseError, Result, number, shown, text};
-
-/// `key value` lines, as in cpu.stat: v1 `nr_periods nr_throttled throttled_time` (ns), v2
-/// `usage_usec ... nr_periods nr_throttled throttled_usec`.
-pub fn parse_key_values(bytes: &[u8]) -> Result<Counters> {
-    let mut out = Counters::new();
-    for (i, line) in text(bytes)?.lines().enumerate() {
-        let n = i + 1;
-        let mut f = line.split_whitespace();
-        let (Some(k), Some(v)) = (f.next(), f.next()) else {
-            continue;
-        };
-        out.insert(k.to_string(), number(n, v)?);
-    }
-    Ok(out)
-}
+use super::{ParseError, Result, number, shown, text};
 
 /// A signed single number, as in cpu.cfs_quota_us (`-1` = no limit).
 pub fn parse_signed(bytes: &[u8]) -> Result<i64> {
@@ -110,6 +95,7 @@ pub fn parse_cgroup_mounts(bytes: &[u8]) -> Vec<CgroupMount> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::parse_key_values;
     use super::*;
 
     #[test]

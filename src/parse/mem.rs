@@ -112,17 +112,7 @@ pub fn parse_buddyinfo(bytes: &[u8]) -> Result<Vec<BuddyZone>> {
 
 /// /proc/vmstat: `name value` lines.
 pub fn parse_vmstat(bytes: &[u8]) -> Result<Counters> {
-    let mut out = Counters::new();
-    for (i, line) in text(bytes)?.lines().enumerate() {
-        let n = i + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let (k, v) = line
-            .split_once(' ')
-            .ok_or_else(|| ParseError::new(n, "expected `name value`"))?;
-        out.insert(k.to_string(), number(n, v.trim())?);
-    }
+    let out = super::parse_key_values(bytes)?;
     if out.is_empty() {
         return Err(ParseError::new(0, "empty file"));
     }

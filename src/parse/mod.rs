@@ -15,9 +15,7 @@ mod process;
 
 use std::collections::BTreeMap;
 
-pub use cgroup::{
-    CgroupMount, CpuMax, parse_cgroup_mounts, parse_cpu_max, parse_key_values, parse_signed,
-};
+pub use cgroup::{CgroupMount, CpuMax, parse_cgroup_mounts, parse_cpu_max, parse_signed};
 pub use cpu::{
     CpuTimes, Interrupts, IrqRow, Pressure, ProcStat, PsiLine, Softirqs, SoftnetRow,
     parse_interrupts, parse_pressure, parse_softirqs, parse_softnet, parse_stat,
@@ -71,6 +69,20 @@ fn number(line: usize, field: &str) -> Result<u64> {
     field
         .parse::<u64>()
         .map_err(|_| ParseError::new(line, format!("expected a number, got {}", shown(field))))
+}
+
+/// `name value` lines (/proc/vmstat, /proc/net/snmp6, cgroup cpu.stat); lines without a value
+/// are passed over, a value that is not a number is an error.
+pub fn parse_key_values(bytes: &[u8]) -> Result<Counters> {
+    let mut out = Counters::new();
+    for (i, line) in text(bytes)?.lines().enumerate() {
+        let mut f = line.split_whitespace();
+        let (Some(k), Some(v)) = (f.next(), f.next()) else {
+            continue;
+        };
+        out.insert(k.to_string(), number(i + 1, v)?);
+    }
+    Ok(out)
 }
 
 /// A single number, as in most /proc/sys files.

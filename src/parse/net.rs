@@ -102,16 +102,7 @@ pub fn parse_netstat(bytes: &[u8]) -> Result<Table> {
 
 /// /proc/net/snmp6: `Name value` lines (`Udp6RcvbufErrors 0`).
 pub fn parse_snmp6(bytes: &[u8]) -> Result<Counters> {
-    let mut out = Counters::new();
-    for (i, line) in text(bytes)?.lines().enumerate() {
-        let n = i + 1;
-        let mut f = line.split_whitespace();
-        let (Some(k), Some(v)) = (f.next(), f.next()) else {
-            continue;
-        };
-        out.insert(k.to_string(), number(n, v)?);
-    }
-    Ok(out)
+    super::parse_key_values(bytes)
 }
 
 /// /proc/net/stat/nf_conntrack: a header of names, then one row of hex counters per CPU.

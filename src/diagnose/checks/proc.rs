@@ -176,10 +176,6 @@ fn close_wait_by_uid(s: &crate::diagnose::sample::Sample) -> Option<BTreeMap<u32
     Some(out)
 }
 
-fn user_name(uid: u32) -> String {
-    format!("uid {uid}")
-}
-
 fn socket_leak(ctx: &Ctx) -> Outcome<Finding> {
     let cfg = &ctx.cfg.socket_leak;
     let mut f = SOCKET_LEAK.info.finding(Status::Pass, "");
@@ -263,8 +259,7 @@ fn socket_leak(ctx: &Ctx) -> Outcome<Finding> {
         );
         if two && *kept > 0 {
             parts.push(format!(
-                "{}: {kept} CLOSE_WAIT sockets held through the interval, {growth:+} in it",
-                user_name(*uid)
+                "uid {uid}: {kept} CLOSE_WAIT sockets held through the interval, {growth:+} in it"
             ));
         }
     }
@@ -289,7 +284,6 @@ fn socket_leak(ctx: &Ctx) -> Outcome<Finding> {
         );
     }
     f.judge_observed();
-    let _ = kernel_log;
     f.summary = match (holders.first(), parts.is_empty()) {
         (Some((n, pid, name)), _) => format!(
             "{total} CLOSE_WAIT sockets; most held by {name} ({pid}): {n}{}",
