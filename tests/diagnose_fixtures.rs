@@ -337,12 +337,23 @@ fn listen_overflow_judges_overflows_and_syn_drops_go_to_syn_flood() {
             "every drop was an overflow"
         );
     }
-    // ListenDrops without ListenOverflows: SYN-queue drops, not the accept queue.
+    // ListenDrops without ListenOverflows: dropped before the accept queue, not an overflow.
     let f = Fixture::new();
     f.bump_table("/proc/net/netstat", "TcpExt", "ListenDrops", 40);
     assert_eq!(f.status("listen-overflow", &[]).0, "pass");
     let (s, finding) = f.status("syn-flood", &[]);
+    assert_eq!(s, "warn", "{finding}");
+    assert!(
+        text(&finding, "summary").contains("another reason"),
+        "{finding}"
+    );
+    f.bump_table("/proc/net/netstat", "TcpExt", "TCPReqQFullDrop", 40);
+    let (s, finding) = f.status("syn-flood", &[]);
     assert_eq!(s, "crit", "{finding}");
+    assert!(
+        text(&finding, "summary").contains("full SYN queue"),
+        "{finding}"
+    );
     // A listener whose accept queue is full, named by its port.
     let f = Fixture::new();
     let mut l = tcp(10, "0.0.0.0:8080", "0.0.0.0:0", 1);
@@ -362,7 +373,14 @@ fn syn_flood_from_counters_and_the_kernel_log() {
     let f = Fixture::new();
     f.bump_table("/proc/net/netstat", "TcpExt", "TCPReqQFullDoCookies", 4);
     assert_eq!(f.status("syn-flood", &[]).0, "warn");
+    // Kernel messages about this host's listeners count; the kernel log is shared by every
+    // network namespace, so a message about a port nobody here listens on does not.
     let f = Fixture::new();
+    f.sockets(&[tcp(10, "0.0.0.0:8080", "0.0.0.0:0", 1)]);
+    f.kernel_log(&[
+        "TCP: request_sock_TCP: Possible SYN flooding on port 10.1.2.3:9999. Sending cookies.",
+    ]);
+    assert_eq!(f.status("syn-flood", &[]).0, "pass");
     f.kernel_log(&["TCP: request_sock_TCP: Possible SYN flooding on port 8080. Sending cookies.  Check SNMP counters."]);
     let (s, finding) = f.status("syn-flood", &[]);
     assert_eq!(s, "warn", "{finding}");

@@ -220,10 +220,9 @@ fn checksum(data: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-/// One SYN from a spoofed, unreachable source to 127.0.0.1:`port` over a raw socket: the
-/// SYN-ACK goes nowhere and the request stays in the listener's SYN queue.
-fn send_syn(raw: libc::c_int, src: [u8; 4], sport: u16, port: u16) {
-    let dst = [127, 0, 0, 1];
+/// One SYN from a spoofed, unreachable source to `dst`:`port` over a raw socket: the SYN-ACK
+/// goes nowhere and the request stays in the listener's SYN queue.
+fn send_syn(raw: libc::c_int, src: [u8; 4], dst: [u8; 4], port: u16, sport: u16) {
     let mut tcp = [0u8; 20];
     tcp[0..2].copy_from_slice(&sport.to_be_bytes());
     tcp[2..4].copy_from_slice(&port.to_be_bytes());
@@ -271,7 +270,7 @@ fn send_syn(raw: libc::c_int, src: [u8; 4], sport: u16, port: u16) {
 }
 
 /// A listener bound with a small backlog that never accepts.
-fn listen_raw(port: u16, backlog: i32) -> libc::c_int {
+fn listen_raw(ip: [u8; 4], port: u16, backlog: i32) -> libc::c_int {
     // SAFETY: plain socket/bind/listen calls, results checked.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
     assert!(fd >= 0);
@@ -279,7 +278,7 @@ fn listen_raw(port: u16, backlog: i32) -> libc::c_int {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: port.to_be(),
         sin_addr: libc::in_addr {
-            s_addr: u32::from_be_bytes([127, 0, 0, 1]).to_be(),
+            s_addr: u32::from_be_bytes(ip).to_be(),
         },
         sin_zero: [0; 8],
     };
@@ -305,12 +304,24 @@ fn syn_flood_with_cookies_off_is_told_apart_from_accept_overflow() {
     ns_sysctl("net/ipv4/tcp_syncookies", "0");
     ns_sysctl("net/ipv4/conf/all/rp_filter", "0");
     ns_sysctl("net/ipv4/conf/lo/rp_filter", "0");
-    let ok = Command::new("ip")
-        .args(["route", "add", "blackhole", "10.77.0.0/16"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "ip route add blackhole");
-    let fd = listen_raw(18091, 8);
+    // SYN-ACKs to 10.77.0.0/16 go to a neighbour that never answers ARP: they are sent into
+    // the void, and each request stays in the SYN queue.
+    for cmd in [
+        "ip link add v0 type veth peer name v1",
+        "ip addr add 10.78.0.1/24 dev v0",
+        "ip link set v0 up",
+        "ip link set v1 up",
+        "ip route add 10.77.0.0/16 via 10.78.0.2 dev v0",
+    ] {
+        let args: Vec<&str> = cmd.split(' ').collect();
+        let ok = Command::new(args[0])
+            .args(&args[1..])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "{cmd}");
+    }
+    // Not on loopback: a SYN-ACK from 127.0.0.1 may not leave through v0.
+    let fd = listen_raw([10, 78, 0, 1], 18091, 8);
     // SAFETY: a raw IPv4 socket in this throwaway namespace, closed below.
     let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW) };
     assert!(raw >= 0, "raw socket");
@@ -332,12 +343,8 @@ fn syn_flood_with_cookies_off_is_told_apart_from_accept_overflow() {
     std::thread::sleep(Duration::from_millis(300));
     // About 400 SYNs over 1.5 s, from 400 different sources.
     for i in 0..400u16 {
-        send_syn(
-            raw,
-            [10, 77, (i >> 8) as u8, (i & 0xff) as u8],
-            20000 + i,
-            18091,
-        );
+        let src = [10, 77, (i >> 8) as u8, (i & 0xff) as u8];
+        send_syn(raw, src, [10, 78, 0, 1], 18091, 20000 + i);
         std::thread::sleep(Duration::from_micros(3500));
     }
     let out = child.wait_with_output().unwrap();
@@ -345,6 +352,15 @@ fn syn_flood_with_cookies_off_is_told_apart_from_accept_overflow() {
     let syn = finding(&report, "syn-flood");
     let listen = finding(&report, "listen-overflow");
     assert_eq!(syn["status"], "crit", "{syn}");
+    assert!(
+        syn["summary"].as_str().unwrap().contains("full SYN queue"),
+        "{syn}"
+    );
+    assert!(syn["kernel_log"].to_string().contains("18091"), "{syn}");
+    assert!(
+        !syn["kernel_log"].to_string().contains(":8080"),
+        "other namespaces' listeners: {syn}"
+    );
     assert_eq!(listen["status"], "pass", "{listen}");
     unsafe {
         libc::close(raw);
@@ -440,7 +456,7 @@ fn accept_queue_overflow() {
         return;
     }
     // A listener with backlog 1 that never accepts.
-    let fd = listen_raw(18081, 1);
+    let fd = listen_raw([127, 0, 0, 1], 18081, 1);
 
     let child = Command::new(BIN)
         .args([

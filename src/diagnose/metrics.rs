@@ -49,6 +49,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "A listener's backlog, the accept queue's size (ss Send-Q), by listener.",
     ),
     (
+        "syn_drops_other_per_second",
+        "SYNs dropped before the accept queue, other reasons",
+        "Listen drops per second that are neither accept-queue overflows nor a full SYN queue: the tcp_max_syn_backlog early drop, no route for the SYN-ACK, memory.",
+    ),
+    (
         "syn_queue_drops_per_second",
         "connection attempts dropped",
         "SYNs dropped per second because a SYN queue was full (TCPReqQFullDrop, or listen drops that are not accept-queue overflows).",

@@ -232,9 +232,19 @@ const MAX_SHOWN_LOG_LINES: usize = 20;
 /// Puts the kernel log messages of the window that belong to this check on the finding;
 /// returns how many there were.
 pub(crate) fn kernel_log(ctx: &Ctx, f: &mut Finding) -> usize {
+    kernel_log_where(ctx, f, |_| true)
+}
+
+/// [`kernel_log`] for the messages `keep` accepts (the kernel log is the host's, shared by
+/// every namespace: a check may keep only what concerns what it looks at).
+pub(crate) fn kernel_log_where(ctx: &Ctx, f: &mut Finding, keep: impl Fn(&str) -> bool) -> usize {
     match &ctx.last.kernel_log {
         Some(Ok(log)) => {
-            let lines: Vec<String> = log.for_check(f.id).map(|l| l.text.clone()).collect();
+            let lines: Vec<String> = log
+                .for_check(f.id)
+                .filter(|l| keep(&l.text))
+                .map(|l| l.text.clone())
+                .collect();
             let n = lines.len();
             if n > 0 {
                 f.evidence.push(Evidence::value(

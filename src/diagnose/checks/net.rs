@@ -3,9 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
-use super::{
-    Ctx, Outcome, both, counter, kernel_log, needs, pair, parsed, pct, rate_only, setting,
-};
+use super::{Ctx, Outcome, both, counter, needs, pair, parsed, pct, rate_only, setting};
 use crate::diagnose::model::{CheckInfo, Evidence, Finding, Observed, Status, Unit};
 use crate::host::netlink::inet_diag::state;
 use crate::parse;
@@ -483,6 +481,8 @@ pub static SYN_FLOOD: super::Check = super::Check {
     needs: || {
         let mut n = needs(&[NETSTAT, SYNCOOKIES, MAX_SYN_BACKLOG, SOMAXCONN]);
         n.kernel_log = true;
+        n.socket_states = state::mask(&[state::LISTEN]);
+        n.socket_states_always = n.socket_states;
         n
     },
     rate_only: true,
@@ -497,8 +497,10 @@ fn syn_flood(ctx: &Ctx) -> Outcome<Finding> {
     let src = "netdata 1m_tcp_syn_queue_drops / 1m_tcp_syn_queue_cookies: warn > 1/s, crit > 5/s";
     let rate = |name: &str| counter(ctx, NETSTAT, Some(&first), &last, "TcpExt", name);
     let mut parts = Vec::new();
-    // SYN-queue drops: TCPReqQFullDrop (queue full, cookies off) and every listen drop that
-    // is not an accept-queue overflow (also the tcp_max_syn_backlog early drop).
+    // SYN-queue drops: TCPReqQFullDrop (queue full, cookies off). Every other listen drop
+    // that is not an accept-queue overflow happened before the accept queue too: the
+    // tcp_max_syn_backlog early drop with cookies off (counted nowhere else), no route for
+    // the SYN-ACK, memory. Kernels without TCPReqQFullDrop have only that difference.
     let full_drop = rate("TCPReqQFullDrop");
     let drops = rate("ListenDrops");
     let overflows = rate("ListenOverflows");
@@ -508,11 +510,8 @@ fn syn_flood(ctx: &Ctx) -> Outcome<Finding> {
         }
         _ => None,
     };
-    let drop_rate = [full_drop.as_ref().and_then(|e| e.rate_per_sec), other_drops]
-        .into_iter()
-        .flatten()
-        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
-    if let Some(r) = drop_rate {
+    let full_rate = full_drop.as_ref().and_then(|e| e.rate_per_sec);
+    if let Some(r) = full_rate.or(other_drops) {
         f.observed.push(
             Observed::new("syn_queue_drops_per_second", r, Unit::PerSecond).thresholds(
                 cfg.warn_per_sec,
@@ -521,7 +520,23 @@ fn syn_flood(ctx: &Ctx) -> Outcome<Finding> {
             ),
         );
         if r > 0.0 {
-            parts.push(format!("{r:.1} connection attempts dropped/s"));
+            parts.push(format!(
+                "{r:.1} connection attempts dropped/s for a full SYN queue"
+            ));
+        }
+    }
+    if let (Some(full), Some(other)) = (full_rate, other_drops) {
+        let other = (other - full).max(0.0);
+        f.observed.push(
+            Observed::new("syn_drops_other_per_second", other, Unit::PerSecond).warn_only(
+                cfg.warn_per_sec,
+                "suggested: SYNs dropped before the accept queue for another reason",
+            ),
+        );
+        if other > 0.0 {
+            parts.push(format!(
+                "{other:.1} SYNs/s dropped before the accept queue for another reason (the tcp_max_syn_backlog early drop with cookies off, no route for the SYN-ACK, memory)"
+            ));
         }
     }
     if let Some(e) = rate("TCPReqQFullDoCookies") {
@@ -563,7 +578,21 @@ fn syn_flood(ctx: &Ctx) -> Outcome<Finding> {
         f.evidence.push(e);
     }
     f.judge_observed();
-    let logged = kernel_log(ctx, &mut f);
+    // The kernel log is the whole host's: keep the messages about this namespace's listeners.
+    let ports: Option<std::collections::BTreeSet<u16>> = match &ctx.last.sockets {
+        Some(Ok(d)) => Some(
+            d.sockets
+                .iter()
+                .filter(|s| s.state == state::LISTEN)
+                .map(|s| s.local.port())
+                .collect(),
+        ),
+        _ => None,
+    };
+    let logged = super::kernel_log_where(ctx, &mut f, |text| match (&ports, flood_port(text)) {
+        (Some(ports), Some(port)) => ports.contains(&port),
+        _ => true,
+    });
     if logged > 0 {
         f.raise(Status::Warn);
         parts.push(format!(
@@ -573,9 +602,16 @@ fn syn_flood(ctx: &Ctx) -> Outcome<Finding> {
     f.summary = if parts.is_empty() {
         "no SYN-queue drops or cookies in the interval".into()
     } else {
-        format!("SYN queue full: {}", parts.join(", "))
+        parts.join("; ")
     };
     Ok(f)
+}
+
+/// The port of "Possible SYN flooding on port 8080." or "... on port 10.0.0.1:8080.".
+fn flood_port(text: &str) -> Option<u16> {
+    let rest = &text[text.find("on port ")? + "on port ".len()..];
+    let token = rest.split_whitespace().next()?.trim_end_matches('.');
+    token.rsplit(':').next()?.parse().ok()
 }
 
 pub static TCP_RETRANSMITS: super::Check = super::Check {
@@ -677,6 +713,27 @@ mod tests {
             timer: 3,
             expires_ms,
         }
+    }
+
+    #[test]
+    fn flood_ports() {
+        assert_eq!(
+            flood_port(
+                "TCP: request_sock_TCP: Possible SYN flooding on port 10.200.1.2:8080. Sending cookies."
+            ),
+            Some(8080)
+        );
+        assert_eq!(
+            flood_port(
+                "TCP: Possible SYN flooding on port 80. Dropping request.  Check SNMP counters."
+            ),
+            Some(80)
+        );
+        assert_eq!(
+            flood_port("Possible SYN flooding on port [::1]:443. Sending cookies."),
+            Some(443)
+        );
+        assert_eq!(flood_port("nothing"), None);
     }
 
     #[test]
