@@ -129,3 +129,18 @@ fn busy_loops_on_every_cpu_saturate() {
         "{f}"
     );
 }
+
+/// A `--pid` or `--process` that names no process is a usage error, not silently ignored.
+#[test]
+fn a_named_process_that_does_not_exist_is_exit_2() {
+    for args in [["--pid", "999999"], ["--process", "hostperf-nosuch"]] {
+        let out = Command::new(BIN)
+            .args(["diagnose", "--interval", "0", "--check", "fd-exhaustion"])
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("no process"), "{err}");
+    }
+}
