@@ -78,7 +78,9 @@ impl CheckReport {
                             item.desired
                         )),
                     ),
-                    Action::Skipped(why) => (Status::Skip, Some(why.clone())),
+                    Action::Skipped(why) | Action::UnsupportedByDriver(why) => {
+                        (Status::Skip, Some(why.clone()))
+                    }
                     Action::Unsupported(why)
                     | Action::NeedsPrivilege(why)
                     | Action::Invalid(why) => (Status::Error, Some(why.clone())),

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "hostperf",
-    version,
+    version = env!("HOSTPERF_VERSION"),
     propagate_version = true,
     max_term_width = 100
 )]
@@ -74,6 +74,27 @@ pub enum Command {
     Diagnose(DiagnoseArgs),
     /// Capture everything diagnose reads into a .tar.gz to attach to a ticket.
     Snapshot(SnapshotArgs),
+    /// Time requests to http(s) URLs phase by phase and say whether the network or the
+    /// application is slow; TLS and certificate facts; failures by layer.
+    Probe(ProbeArgs),
+    /// Print the shell completion script for bash, zsh or fish (also elvish, powershell).
+    #[command(after_long_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+}
+
+const COMPLETIONS_HELP: &str = "\
+Load it for the current shell:
+  source <(hostperf completions bash)
+Install it for every user (the Debian package already does):
+  hostperf completions bash > /usr/share/bash-completion/completions/hostperf
+  hostperf completions zsh  > /usr/share/zsh/vendor-completions/_hostperf
+  hostperf completions fish > /usr/share/fish/vendor_completions.d/hostperf.fish";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +163,10 @@ pub struct ApplyArgs {
     /// Also write the settings where they survive a reboot (/etc/sysctl.d, limits.d, systemd).
     #[arg(long)]
     pub persist: bool,
+    /// Apply even though an earlier apply was interrupted (its changes may still be in
+    /// place; `hostperf rollback` restores them first).
+    #[arg(long)]
+    pub force: bool,
     /// With --persist: write LimitXXX= drop-ins for these systemd units instead of the
     /// system-wide DefaultLimitXXX= (repeatable).
     #[arg(long = "unit", value_name = "UNIT", requires = "persist")]
@@ -172,7 +197,12 @@ pub struct RollbackArgs {
     /// List the snapshots instead of restoring one.
     #[arg(long, conflicts_with = "id")]
     pub list: bool,
-    /// Restore settings even where someone changed them after the apply.
+    /// Remove snapshot ID without restoring it: for one that can never be restored (damaged,
+    /// its interfaces gone). Prints what it recorded.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["id", "list", "force"])]
+    pub forget: Option<String>,
+    /// Restore settings even where someone changed them after the apply, or in another
+    /// network namespace than the apply's.
     #[arg(long)]
     pub force: bool,
     /// Output format.
@@ -240,6 +270,77 @@ pub struct SnapshotArgs {
     pub since: Option<std::time::Duration>,
 }
 
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 every request succeeded (within --fail-over); 1 a request \
+failed or a median total is over --fail-over; 2 usage error. See docs/probe.md."
+)]
+pub struct ProbeArgs {
+    /// http:// or https:// URLs, probed one after the other.
+    #[arg(value_name = "URL", required = true)]
+    pub urls: Vec<String>,
+    /// Requests per URL in each series (new connections, kept-alive).
+    #[arg(short = 'n', long, default_value_t = 1, value_name = "N")]
+    pub count: u32,
+    /// Least time between the starts of two requests, seconds.
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS", value_parser = parse_non_negative)]
+    pub interval: f64,
+    /// Requests in flight at once.
+    #[arg(short = 'c', long, default_value_t = 1, value_name = "N")]
+    pub concurrency: u32,
+    /// Budget for one request, all phases together, seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = parse_non_negative)]
+    pub timeout: f64,
+    /// Speak HTTP/1.1 only (ALPN offers only http/1.1).
+    #[arg(long = "http1.1", conflicts_with = "http2")]
+    pub http1: bool,
+    /// Speak HTTP/2 only: ALPN h2 over TLS (fails when the server does not pick it), prior
+    /// knowledge over http://.
+    #[arg(long)]
+    pub http2: bool,
+    /// Which connections to time: a new one per request, kept-alive ones, or both side by side.
+    #[arg(long, value_enum, default_value_t = ProbeConnections::Both)]
+    pub connections: ProbeConnections,
+    /// Send HEAD instead of GET.
+    #[arg(long)]
+    pub head: bool,
+    /// Trust only the CA certificates in this PEM file instead of the system bundle.
+    #[arg(long, value_name = "PATH")]
+    pub cacert: Option<PathBuf>,
+    /// Server name for SNI and the certificate check instead of the URL's host.
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
+    /// Connect to ADDR for HOST:PORT without a DNS lookup, like curl (repeatable).
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
+    /// Send the request even when the certificate fails verification (still reported).
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// Exit 1 when the median total of a series is over this many milliseconds.
+    #[arg(long, value_name = "MS", value_parser = parse_non_negative)]
+    pub fail_over: Option<f64>,
+    /// Format for standard output.
+    #[arg(short = 'o', long = "format", value_enum, default_value_t = ProbeFormat::Table)]
+    pub format: ProbeFormat,
+    /// Also write a report to a file, as FORMAT=PATH (repeatable), e.g. prometheus=probe.prom.
+    #[arg(long = "output", value_name = "FORMAT=PATH", value_parser = parse_probe_target)]
+    pub outputs: Vec<(ProbeFormat, PathBuf)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProbeConnections {
+    New,
+    Reused,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProbeFormat {
+    Table,
+    Json,
+    Prometheus,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListFormat {
     Table,
@@ -301,6 +402,20 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         format!("expected a duration up to 30d such as 30s, 10m, 2h or 1d, got {s:?}")
     })?;
     Ok(std::time::Duration::from_secs(secs))
+}
+
+fn parse_probe_target(s: &str) -> Result<(ProbeFormat, PathBuf), String> {
+    parse_target(s)
+}
+
+/// A non-negative, finite number (seconds or milliseconds).
+fn parse_non_negative(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if v.is_finite() && (0.0..=86_400_000.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{s:?} must be a number from 0 to 86400000"))
+    }
 }
 
 fn parse_target<F: ValueEnum>(s: &str) -> Result<(F, PathBuf), String> {

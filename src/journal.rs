@@ -1,16 +1,33 @@
 //! The journal: a snapshot of previous values, written durably before the first write of
 //! an apply, and the lock that keeps two applies (or rollbacks) from interleaving.
+//!
+//! Rollback runs as root and writes what a snapshot names, so the state directory is a
+//! trust boundary (docs/design.md, "Trust model"): it must be a real directory owned by the
+//! user running hostperf and writable by nobody else; the lock, `snapshots/` and every
+//! snapshot are opened relative to its fd with O_NOFOLLOW and checked the same way. Snapshot
+//! file names are ids hostperf makes (time and random bits), never profile text. A snapshot
+//! whose entries name something no profile could produce, or that a newer hostperf wrote,
+//! is refused and described, never half used.
 
+use std::fmt;
 use std::fs;
+use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, OnceLock};
 
-use anyhow::Context;
+use rustix::fs::{AtFlags, Mode, OFlags};
 use serde::{Deserialize, Serialize};
 
+use crate::exit::UsageError;
+use crate::host::{FaultPlan, Host, NetnsId};
 use crate::tune::Knob;
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// The snapshot format this hostperf writes. 2 added `netns`; version 1 is read too.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The largest snapshot read: one that persisted files holds their old content.
+pub const SNAPSHOT_LIMIT: u64 = 16 << 20;
 
 /// One knob an apply changes: what it was and what it was set to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -24,12 +41,24 @@ pub struct Change {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum State {
-    /// Written before the first change; an apply that died part way leaves this.
+    /// Written before the first change; an apply that died part way (or whose undo failed)
+    /// leaves this: an interrupted apply, reported by every later apply, plan and rollback.
     Applying,
     Applied,
     /// The apply failed and its writes were undone.
     Reverted,
     RolledBack,
+}
+
+impl State {
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Applying => "interrupted",
+            State::Applied => "applied",
+            State::Reverted => "reverted",
+            State::RolledBack => "rolled back",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -41,13 +70,103 @@ pub struct Snapshot {
     pub created: String,
     /// The host root the changes were made under.
     pub root: PathBuf,
+    /// The network namespace of the apply (live hosts; absent in version 1 snapshots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NetnsId>,
     pub state: State,
     pub changes: Vec<Change>,
 }
 
-/// The state directory: `snapshots/ID.json` and `lock`.
+impl Snapshot {
+    /// Whether any change is per network namespace (a net.* sysctl or a network knob).
+    pub fn touches_netns(&self) -> bool {
+        self.changes.iter().any(|c| match &c.knob {
+            Knob::Sysctl { key } => key.top() == "net",
+            Knob::Net(_) => true,
+            Knob::Rlimit { .. } | Knob::File { .. } => false,
+        })
+    }
+}
+
+/// Why a snapshot file cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Problem {
+    /// No complete first line: the apply died while writing it, before its first change.
+    Torn,
+    /// A complete first line that is not a snapshot (corrupted or edited).
+    Garbled,
+    /// Written by a newer hostperf.
+    Newer,
+    /// Names something no profile could produce (a file hostperf does not persist, an
+    /// invalid interface), or is not a regular file owned by this user.
+    Refused,
+}
+
+/// A snapshot file that cannot be used, described as far as it can be read.
+#[derive(Clone, Debug, Serialize)]
+pub struct Damaged {
+    pub id: String,
+    pub problem: Problem,
+    pub detail: String,
+    /// What could still be read of it: profile, time, the settings it lists.
+    pub lists: Option<String>,
+    /// False only when the file shows the apply stopped before its first change.
+    pub may_have_changed: bool,
+}
+
+impl fmt::Display for Damaged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let id = &self.id;
+        match self.problem {
+            Problem::Torn => write!(
+                f,
+                "snapshot {id} is torn ({}): an apply writes its snapshot completely before its first change, so that apply changed nothing; `hostperf rollback --forget {id}` removes the file",
+                self.detail
+            ),
+            Problem::Newer => write!(
+                f,
+                "snapshot {id} was written by a newer hostperf ({}); this hostperf reads schema versions 1 to {SCHEMA_VERSION} and will not guess: roll it back with that version or later",
+                self.detail
+            ),
+            Problem::Garbled | Problem::Refused => {
+                write!(f, "snapshot {id} is damaged: {}", self.detail)?;
+                if let Some(lists) = &self.lists {
+                    write!(f, "; it lists {lists}")?;
+                }
+                write!(
+                    f,
+                    "; the apply it records may have changed settings: compare with `hostperf check PROFILE`, then `hostperf rollback --forget {id}` removes it"
+                )
+            }
+        }
+    }
+}
+
+/// Every snapshot in the state directory: the usable ones (oldest first) and the rest.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub snapshots: Vec<Snapshot>,
+    pub damaged: Vec<Damaged>,
+}
+
+/// What `rollback --forget` removed.
+#[derive(Debug, Serialize)]
+pub struct Forgotten {
+    pub id: String,
+    /// The snapshot as read, when it could be: its previous values are printed so nothing
+    /// is lost without a trace.
+    pub snapshot: Option<Snapshot>,
+    pub damaged: Option<Damaged>,
+}
+
+/// The state directory: `snapshots/ID.jsonl` and `lock`.
 pub struct Journal {
     dir: PathBuf,
+    faults: Option<Arc<FaultPlan>>,
+    /// The checked state directory and `snapshots/`, once opened.
+    state: OnceLock<Dir>,
+    snapshots: OnceLock<Dir>,
 }
 
 /// Held while an apply or rollback runs; released on drop.
@@ -55,123 +174,193 @@ pub struct Lock {
     _file: fs::File,
 }
 
+/// An open, checked directory of the state tree.
+struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
 impl Journal {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Journal { dir: dir.into() }
+        Journal {
+            dir: dir.into(),
+            faults: None,
+            state: OnceLock::new(),
+            snapshots: OnceLock::new(),
+        }
+    }
+
+    /// Makes journal writes fail, to test what apply does then. Op "journal", paths
+    /// `save` (the snapshot), `mark` (a state change), `lock`.
+    pub fn with_faults(mut self, faults: FaultPlan) -> Self {
+        self.faults = Some(Arc::new(faults));
+        self
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// Takes the lock without waiting: a second apply fails at once and says why.
+    fn injected(&self, what: &str) -> io::Result<()> {
+        match self
+            .faults
+            .as_ref()
+            .and_then(|f| f.take("journal", Path::new(what)))
+        {
+            Some(errno) => Err(io::Error::from_raw_os_error(errno)),
+            None => Ok(()),
+        }
+    }
+
+    /// Takes the lock without waiting: a second apply fails at once and says why (exit 2).
+    /// Creates the state directory (0700) when absent.
     pub fn lock(&self) -> anyhow::Result<Lock> {
-        fs::create_dir_all(&self.dir)
-            .with_context(|| format!("cannot create the state directory {}", self.dir.display()))?;
-        let path = self.dir.join("lock");
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        let dir = self.state_dir(true)?.expect("created");
+        let path = dir.path.join("lock");
+        self.injected("lock")
+            .map_err(|e| anyhow::anyhow!("cannot open the lock file {}: {e}", path.display()))?;
+        let fd = open_file(dir, "lock", OFlags::RDWR | OFlags::CREATE, "lock file")?;
+        let file = fs::File::from(fd);
         match file.try_lock() {
             Ok(()) => Ok(Lock { _file: file }),
-            Err(fs::TryLockError::WouldBlock) => anyhow::bail!(
-                "another hostperf apply or rollback is running (lock {} is held); wait for it to finish",
+            Err(fs::TryLockError::WouldBlock) => Err(UsageError::new(format!(
+                "another hostperf apply or rollback is running (lock {} is held); wait for it to finish, nothing was changed",
                 path.display()
-            ),
+            ))),
             Err(fs::TryLockError::Error(e)) => {
-                Err(e).with_context(|| format!("cannot lock {}", path.display()))
+                Err(anyhow::anyhow!("cannot lock {}: {e}", path.display()))
             }
         }
     }
 
-    pub fn new_snapshot(&self, profile: &str, root: &Path, changes: Vec<Change>) -> Snapshot {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
+    /// A new snapshot of `changes` on `host`, in state `applying`. Its id is the time and
+    /// random bits: nothing from the profile reaches a file name.
+    pub fn new_snapshot(&self, profile: &str, host: &Host, changes: Vec<Change>) -> Snapshot {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         let created = rfc3339(now.as_secs());
         let compact: String = created.chars().filter(|c| c.is_ascii_digit()).collect();
+        let random = crate::host::random_u64() as u32;
         Snapshot {
             schema_version: SCHEMA_VERSION,
-            id: format!("{compact}-{:03}-{profile}", now.subsec_millis()),
+            id: format!("{compact}-{:03}-{random:08x}", now.subsec_millis()),
             profile: profile.to_string(),
             created,
-            root: root.to_path_buf(),
+            root: host.root().to_path_buf(),
+            netns: host.netns(),
             state: State::Applying,
             changes,
         }
     }
 
     /// Writes a new snapshot durably before apply's first change: created under its final
-    /// name (O_EXCL), fdatasync'd, then the directory fsync'd. No temp file and rename are
-    /// needed: a crash can tear the file only before the first change, when it records
-    /// nothing that was done, and readers skip a torn snapshot.
+    /// name (O_EXCL|O_NOFOLLOW) in the checked `snapshots/`, fdatasync'd, then the directory
+    /// fsync'd. No temp file and rename are needed: a crash can tear the file only before
+    /// the first change, and a torn first line is reported as such.
     pub fn save(&self, snapshot: &Snapshot) -> anyhow::Result<()> {
-        let path = self.snapshot_path(&snapshot.id);
+        let dir = self.snapshots_dir(true)?.expect("created");
+        let name = file_name(&snapshot.id)?;
         let mut line = serde_json::to_vec(snapshot)?;
         line.push(b'\n');
-        create_durably(&path, &line)
-            .with_context(|| format!("cannot write the snapshot {}", path.display()))
+        let path = dir.path.join(&name);
+        (|| -> io::Result<()> {
+            self.injected("save")?;
+            // The marker first: one directory fsync below makes both entries durable.
+            let marker = rustix::fs::openat(
+                &dir.fd,
+                unfinished_name(&snapshot.id),
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o600),
+            )?;
+            drop(marker);
+            let fd = rustix::fs::openat(
+                &dir.fd,
+                &name,
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o600),
+            )?;
+            let mut file = fs::File::from(fd);
+            file.write_all(&line)?;
+            file.sync_data()?;
+            rustix::fs::fsync(&dir.fd)?;
+            Ok(())
+        })()
+        .map_err(|e| anyhow::anyhow!("cannot write the snapshot {}: {e}", path.display()))
     }
 
     /// Records a later state (applied, reverted, rolled back) by appending a line, without
-    /// fsync. Losing it in a crash is harmless: the snapshot then still reads `applying`,
-    /// which rollback treats like `applied`, and restoring values already back is a no-op.
+    /// fsync: an fdatasync here doubled apply's cost over `sysctl -p` (bench/apply-check.sh).
+    /// A write error (ENOSPC is reported by write(2) on ext4 and xfs, which reserve blocks
+    /// at write time) is still seen. A record lost to a power cut leaves `applying`, which
+    /// is reported as "did not record that it finished" and restored by rollback: values
+    /// already back are left as they are.
     pub fn mark(&self, snapshot: &Snapshot) -> anyhow::Result<()> {
-        use std::io::Write;
-        let path = self.snapshot_path(&snapshot.id);
+        let dir = self.snapshots_dir(false)?.ok_or_else(|| {
+            anyhow::anyhow!("the snapshots directory in {} is gone", self.dir.display())
+        })?;
+        let name = file_name(&snapshot.id)?;
+        let path = dir.path.join(&name);
         let mut line = serde_json::to_vec(&StateLine {
             state: snapshot.state,
         })?;
         line.push(b'\n');
-        fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(&line))
-            .with_context(|| format!("cannot update the snapshot {}", path.display()))
-    }
-
-    /// All snapshots, oldest first.
-    pub fn list(&self) -> anyhow::Result<Vec<Snapshot>> {
-        let dir = self.dir.join("snapshots");
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
-        };
-        let mut snapshots = Vec::new();
-        for entry in entries {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "jsonl") {
-                match read_snapshot(&path) {
-                    Ok(snapshot) => snapshots.push(snapshot),
-                    Err(e) => tracing::warn!("skipping {}: {e:#}", path.display()),
+        let fd = open_file(dir, &name, OFlags::WRONLY | OFlags::APPEND, "snapshot")?;
+        (|| -> io::Result<()> {
+            self.injected("mark")?;
+            fs::File::from(fd).write_all(&line)?;
+            if snapshot.state != State::Applying {
+                match rustix::fs::unlinkat(&dir.fd, unfinished_name(&snapshot.id), AtFlags::empty())
+                {
+                    Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+                    Err(e) => return Err(e.into()),
                 }
             }
-        }
-        snapshots.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(snapshots)
+            Ok(())
+        })()
+        .map_err(|e| anyhow::anyhow!("cannot update the snapshot {}: {e}", path.display()))
     }
 
-    pub fn get(&self, id: &str) -> anyhow::Result<Snapshot> {
-        if id.contains('/') || id.starts_with('.') {
-            return Err(crate::exit::UsageError::new(format!(
-                "{id:?} is not a snapshot id"
-            )));
+    /// Every snapshot, usable ones oldest first; damaged ones described. A missing state
+    /// directory is empty.
+    pub fn scan(&self) -> anyhow::Result<Scan> {
+        let Some(dir) = self.snapshots_dir(false)? else {
+            return Ok(Scan::default());
+        };
+        let mut scan = Scan::default();
+        for id in list_ids(dir, SNAPSHOT)? {
+            match read_snapshot(dir, &id) {
+                Ok(snapshot) => scan.snapshots.push(snapshot),
+                Err(damaged) => scan.damaged.push(damaged),
+            }
         }
-        let path = self.snapshot_path(id);
-        if !path.exists() {
-            return Err(crate::exit::UsageError::new(format!(
+        Ok(scan)
+    }
+
+    /// The usable snapshots, oldest first (damaged ones are left to `scan`).
+    pub fn list(&self) -> anyhow::Result<Vec<Snapshot>> {
+        Ok(self.scan()?.snapshots)
+    }
+
+    /// One snapshot by id; a damaged one is an error that describes it.
+    pub fn get(&self, id: &str) -> anyhow::Result<Snapshot> {
+        let name = file_name(id)?;
+        let missing = || {
+            UsageError::new(format!(
                 "no snapshot {id:?} in {}; see `hostperf rollback --list`",
                 self.dir.display()
-            )));
+            ))
+        };
+        let dir = self.snapshots_dir(false)?.ok_or_else(missing)?;
+        if let Err(rustix::io::Errno::NOENT) =
+            rustix::fs::statat(&dir.fd, &name, AtFlags::SYMLINK_NOFOLLOW)
+        {
+            return Err(missing());
         }
-        read_snapshot(&path)
+        read_snapshot(dir, id).map_err(|d| UsageError::new(d.to_string()))
     }
 
-    /// The newest snapshot whose changes are still in place (applied, or an apply that died).
+    /// The newest snapshot whose changes are still in place (applied, or interrupted).
     pub fn latest_restorable(&self) -> anyhow::Result<Option<Snapshot>> {
         Ok(self
             .list()?
@@ -180,9 +369,286 @@ impl Journal {
             .find(|s| matches!(s.state, State::Applied | State::Applying)))
     }
 
-    fn snapshot_path(&self, id: &str) -> PathBuf {
-        self.dir.join("snapshots").join(format!("{id}.jsonl"))
+    /// Applies that did not record that they finished (state `applying`), oldest first.
+    /// Run by every plan and apply, so it costs one directory listing however many
+    /// snapshots there are: an apply leaves an empty `ID.unfinished` marker beside its
+    /// snapshot until it records a finished state, and only marked snapshots are read
+    /// (a marker whose snapshot says finished, from a crash between the two, is ignored).
+    /// Snapshots of hostperf versions before the marker are found by `rollback` only.
+    pub fn interrupted(&self) -> anyhow::Result<Vec<Snapshot>> {
+        let Some(dir) = self.snapshots_dir(false)? else {
+            return Ok(Vec::new());
+        };
+        let mut found = Vec::new();
+        for id in list_ids(dir, UNFINISHED)? {
+            if let Ok(snapshot) = read_snapshot(dir, &id)
+                && snapshot.state == State::Applying
+            {
+                found.push(snapshot);
+            }
+        }
+        Ok(found)
     }
+
+    /// The snapshots a rollback restores, newest first. Without an id: the latest apply, and
+    /// when an apply was interrupted, every apply from the oldest interrupted one on (so no
+    /// interrupted apply stays hidden below a later one). With an id: that snapshot, after
+    /// every newer one when any newer one was interrupted. A damaged snapshot newer than
+    /// the target stops the default rollback: restoring older values under it could leave
+    /// the host half changed.
+    pub fn to_restore(&self, id: Option<&str>) -> anyhow::Result<Vec<Snapshot>> {
+        let scan = self.scan()?;
+        let restorable: Vec<&Snapshot> = scan
+            .snapshots
+            .iter()
+            .filter(|s| matches!(s.state, State::Applied | State::Applying))
+            .collect();
+        let Some(id) = id else {
+            let Some(newest) = restorable.last() else {
+                if let Some(d) = scan.damaged.iter().find(|d| d.may_have_changed) {
+                    return Err(UsageError::new(format!(
+                        "no usable snapshot to roll back; {d}"
+                    )));
+                }
+                return Err(UsageError::new(format!(
+                    "no applied snapshot to roll back in {}; see `hostperf rollback --list`",
+                    self.dir.display()
+                )));
+            };
+            if let Some(d) = scan
+                .damaged
+                .iter()
+                .find(|d| d.may_have_changed && d.id > newest.id)
+            {
+                return Err(UsageError::new(format!(
+                    "the newest snapshot cannot be read, so rolling back older ones could leave the host half changed: {d}"
+                )));
+            }
+            let from = restorable
+                .iter()
+                .position(|s| s.state == State::Applying)
+                .unwrap_or(restorable.len() - 1);
+            return Ok(restorable[from..]
+                .iter()
+                .rev()
+                .map(|s| (*s).clone())
+                .collect());
+        };
+        let target = self.get(id)?;
+        let newer: Vec<&Snapshot> = restorable
+            .iter()
+            .copied()
+            .filter(|s| s.id > target.id)
+            .collect();
+        let mut order = Vec::new();
+        if newer.iter().any(|s| s.state == State::Applying) {
+            order.extend(newer.iter().rev().map(|s| (*s).clone()));
+        }
+        order.push(target);
+        Ok(order)
+    }
+
+    /// Removes a snapshot file (damaged or not), for one that can never be restored. The
+    /// caller holds the lock.
+    pub fn forget(&self, id: &str) -> anyhow::Result<Forgotten> {
+        let name = file_name(id)?;
+        let dir = self.snapshots_dir(false)?.ok_or_else(|| {
+            UsageError::new(format!("no snapshot {id:?} in {}", self.dir.display()))
+        })?;
+        if let Err(rustix::io::Errno::NOENT) =
+            rustix::fs::statat(&dir.fd, &name, AtFlags::SYMLINK_NOFOLLOW)
+        {
+            return Err(UsageError::new(format!(
+                "no snapshot {id:?} in {}; see `hostperf rollback --list`",
+                self.dir.display()
+            )));
+        }
+        let (snapshot, damaged) = match read_snapshot(dir, id) {
+            Ok(s) => (Some(s), None),
+            Err(d) => (None, Some(d)),
+        };
+        match rustix::fs::unlinkat(&dir.fd, unfinished_name(id), AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "cannot remove {}: {e}",
+                    dir.path.join(unfinished_name(id)).display()
+                ));
+            }
+        }
+        rustix::fs::unlinkat(&dir.fd, &name, AtFlags::empty())
+            .and_then(|()| rustix::fs::fsync(&dir.fd))
+            .map_err(|e| {
+                anyhow::anyhow!("cannot remove {}: {e}", dir.path.join(&name).display())
+            })?;
+        Ok(Forgotten {
+            id: id.to_string(),
+            snapshot,
+            damaged,
+        })
+    }
+
+    /// The state directory, checked; created 0700 when absent and `create`. Opened once
+    /// per Journal: every later open is relative to this fd.
+    fn state_dir(&self, create: bool) -> anyhow::Result<Option<&Dir>> {
+        if let Some(dir) = self.state.get() {
+            return Ok(Some(dir));
+        }
+        Ok(open_dir(None, &self.dir, create, "state directory")?
+            .map(|dir| self.state.get_or_init(|| dir)))
+    }
+
+    fn snapshots_dir(&self, create: bool) -> anyhow::Result<Option<&Dir>> {
+        if let Some(dir) = self.snapshots.get() {
+            return Ok(Some(dir));
+        }
+        let Some(state) = self.state_dir(create)? else {
+            return Ok(None);
+        };
+        Ok(open_dir(
+            Some(state),
+            Path::new("snapshots"),
+            create,
+            "snapshots directory",
+        )?
+        .map(|dir| self.snapshots.get_or_init(|| dir)))
+    }
+}
+
+/// A snapshot id as a file name: ids are made by hostperf (digits, '-', hex); older ids
+/// carried the profile name, so letters, digits, '.', '_' and '-' are accepted, never a '/'
+/// or a leading dot.
+fn file_name(id: &str) -> anyhow::Result<String> {
+    let ok = !id.is_empty()
+        && id.len() <= 200
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !ok {
+        return Err(UsageError::new(format!(
+            "{id:?} is not a snapshot id; see `hostperf rollback --list`"
+        )));
+    }
+    Ok(format!("{id}{SNAPSHOT}"))
+}
+
+/// Opens a directory (the state directory by path, or `name` below `parent`) with
+/// O_NOFOLLOW and refuses it unless this user owns it and nobody else may write it.
+fn open_dir(
+    parent: Option<&Dir>,
+    name: &Path,
+    create: bool,
+    what: &str,
+) -> anyhow::Result<Option<Dir>> {
+    let path = match parent {
+        Some(p) => p.path.join(name),
+        None => name.to_path_buf(),
+    };
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let open = || match parent {
+        Some(p) => rustix::fs::openat(&p.fd, name, flags, Mode::empty()),
+        None => rustix::fs::open(name, flags, Mode::empty()),
+    };
+    let fd = match open() {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) if !create => return Ok(None),
+        Err(rustix::io::Errno::NOENT) => {
+            let made = match parent {
+                Some(p) => rustix::fs::mkdirat(&p.fd, name, Mode::from_raw_mode(0o700)),
+                None => rustix::fs::mkdir(name, Mode::from_raw_mode(0o700)),
+            };
+            match made {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => return Err(dir_error(&path, what, e)),
+            }
+            open().map_err(|e| dir_error(&path, what, e))?
+        }
+        Err(e) => return Err(dir_error(&path, what, e)),
+    };
+    let stat = rustix::fs::fstat(&fd).map_err(|e| dir_error(&path, what, e))?;
+    check_owner(&stat, &path, what)?;
+    Ok(Some(Dir { fd, path }))
+}
+
+/// Opens a file in `dir` with O_NOFOLLOW (and O_NONBLOCK, so a FIFO cannot hang us) and
+/// refuses anything but a regular file owned by this user, writable by nobody else.
+fn open_file(dir: &Dir, name: &str, flags: OFlags, what: &str) -> anyhow::Result<OwnedFd> {
+    let path = dir.path.join(name);
+    let fd = rustix::fs::openat(
+        &dir.fd,
+        name,
+        flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::LOOP => UsageError::new(format!(
+            "the {what} {} is a symbolic link; hostperf never follows links in its state directory. Fix: remove the link",
+            path.display()
+        )),
+        e => anyhow::anyhow!("cannot open the {what} {}: {e}", path.display()),
+    })?;
+    let stat = rustix::fs::fstat(&fd)
+        .map_err(|e| anyhow::anyhow!("cannot stat {}: {e}", path.display()))?;
+    if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(UsageError::new(format!(
+            "the {what} {} is not a regular file. Fix: remove it",
+            path.display()
+        )));
+    }
+    check_owner(&stat, &path, what)?;
+    Ok(fd)
+}
+
+fn dir_error(path: &Path, what: &str, e: rustix::io::Errno) -> anyhow::Error {
+    match e {
+        rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => {
+            let link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+            if link {
+                UsageError::new(format!(
+                    "the {what} {} is a symbolic link; hostperf uses only a real directory there, so nobody can redirect its snapshots. Fix: pass the real directory (`readlink -f {}`)",
+                    path.display(),
+                    path.display()
+                ))
+            } else {
+                UsageError::new(format!(
+                    "the {what} {} is not a directory. Fix: remove it or pass another --state-dir",
+                    path.display()
+                ))
+            }
+        }
+        rustix::io::Errno::ACCESS | rustix::io::Errno::PERM => UsageError::new(format!(
+            "cannot use the {what} {}: permission denied. apply and rollback run as root (or pass --state-dir DIR that you own)",
+            path.display()
+        )),
+        rustix::io::Errno::NOENT => UsageError::new(format!(
+            "cannot create the {what} {}: its parent directory does not exist",
+            path.display()
+        )),
+        e => anyhow::anyhow!("cannot open the {what} {}: {e}", path.display()),
+    }
+}
+
+/// Only the user running hostperf may have written what it reads from its state.
+fn check_owner(stat: &rustix::fs::Stat, path: &Path, what: &str) -> anyhow::Result<()> {
+    let me = rustix::process::geteuid().as_raw();
+    if stat.st_uid != me {
+        return Err(UsageError::new(format!(
+            "the {what} {} is owned by uid {}, not by uid {me} running hostperf: its owner could plant snapshots that rollback would write back. Fix: check its content, then `chown -R {me} {}`, or pass --state-dir DIR that you own",
+            path.display(),
+            stat.st_uid,
+            path.display()
+        )));
+    }
+    if stat.st_mode & 0o022 != 0 {
+        return Err(UsageError::new(format!(
+            "the {what} {} is writable by group or others (mode {:04o}): any of them could plant snapshots that rollback would write back. Fix: check its content, then `chmod go-w {}`",
+            path.display(),
+            stat.st_mode & 0o7777,
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// A state change appended to a snapshot file.
@@ -191,40 +657,205 @@ struct StateLine {
     state: State,
 }
 
-/// The first line is the snapshot; later lines are state changes, the last one wins. A torn
-/// last line (crash while appending) is ignored.
-fn read_snapshot(path: &Path) -> anyhow::Result<Snapshot> {
-    let text =
-        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut lines = text.lines();
-    let mut snapshot: Snapshot = lines
-        .next()
-        .and_then(|first| serde_json::from_str(first).ok())
-        .with_context(|| {
-            format!(
-                "{} is not a hostperf snapshot (torn by a crash before any change, or from another version)",
-                path.display()
-            )
-        })?;
-    for line in lines {
-        if let Ok(update) = serde_json::from_str::<StateLine>(line) {
-            snapshot.state = update.state;
+/// File suffixes in `snapshots/`: the snapshot, and the marker of an unfinished apply.
+const SNAPSHOT: &str = ".jsonl";
+const UNFINISHED: &str = ".unfinished";
+
+fn unfinished_name(id: &str) -> String {
+    format!("{id}{UNFINISHED}")
+}
+
+/// The ids of the files in `dir` named `ID{suffix}`, sorted (oldest first).
+fn list_ids(dir: &Dir, suffix: &str) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for entry in rustix::fs::Dir::read_from(&dir.fd)
+        .map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.path.display()))?
+    {
+        let entry =
+            entry.map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.path.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(id) = name.strip_suffix(suffix)
+            && !name.starts_with('.')
+        {
+            ids.push(id.to_string());
+        }
+    }
+    ids.sort();
+    Ok(ids)
+}
+
+/// The bytes of one snapshot file, opened and checked like every state file.
+fn read_bytes(dir: &Dir, id: &str) -> Result<Vec<u8>, Damaged> {
+    let damaged = |detail: String| Damaged {
+        id: id.to_string(),
+        problem: Problem::Refused,
+        detail,
+        lists: None,
+        may_have_changed: true,
+    };
+    let name = file_name(id).map_err(|e| damaged(e.to_string()))?;
+    let fd =
+        open_file(dir, &name, OFlags::RDONLY, "snapshot").map_err(|e| damaged(format!("{e:#}")))?;
+    let mut bytes = Vec::new();
+    fs::File::from(fd)
+        .take(SNAPSHOT_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| damaged(format!("cannot read it: {e}")))?;
+    if bytes.len() as u64 > SNAPSHOT_LIMIT {
+        return Err(damaged(format!("larger than {} MiB", SNAPSHOT_LIMIT >> 20)));
+    }
+    Ok(bytes)
+}
+
+/// Reads and checks one snapshot: the first line is the snapshot, later lines are state
+/// changes (the last one wins; a torn last line, from a crash while appending, is ignored).
+fn read_snapshot(dir: &Dir, id: &str) -> Result<Snapshot, Damaged> {
+    let bytes = read_bytes(dir, id)?;
+    parse_snapshot(id, &bytes)
+}
+
+/// The checks of [`read_snapshot`] over the file's bytes.
+pub fn parse_snapshot(id: &str, bytes: &[u8]) -> Result<Snapshot, Damaged> {
+    let mut out = Damaged {
+        id: id.to_string(),
+        problem: Problem::Garbled,
+        detail: String::new(),
+        lists: None,
+        may_have_changed: true,
+    };
+    let Some(end) = bytes.iter().position(|&b| b == b'\n') else {
+        out.problem = Problem::Torn;
+        out.may_have_changed = false;
+        out.detail = if bytes.is_empty() {
+            "it is empty".into()
+        } else {
+            format!("its {} bytes hold no complete first line", bytes.len())
+        };
+        return Err(out);
+    };
+    let value: serde_json::Value = match serde_json::from_slice(&bytes[..end]) {
+        Ok(v) => v,
+        Err(e) => {
+            out.detail = format!("its first line is not JSON ({e})");
+            return Err(out);
+        }
+    };
+    out.lists = describe(&value);
+    match value.get("schema_version").and_then(|v| v.as_u64()) {
+        Some(v) if v > u64::from(SCHEMA_VERSION) => {
+            out.problem = Problem::Newer;
+            out.detail = format!("schema version {v}");
+            return Err(out);
+        }
+        Some(v) if v >= 1 => {}
+        _ => {
+            out.detail = "it has no valid schema_version".into();
+            return Err(out);
+        }
+    }
+    let mut snapshot: Snapshot = match serde_json::from_value(value) {
+        Ok(s) => s,
+        Err(e) => {
+            out.detail = format!("its first line is not a snapshot ({e})");
+            return Err(out);
+        }
+    };
+    if snapshot.id != id {
+        out.problem = Problem::Refused;
+        out.detail = format!("it names snapshot {:?} but is stored as {id}", snapshot.id);
+        return Err(out);
+    }
+    for change in &snapshot.changes {
+        if let Err(why) = check_change(change) {
+            out.problem = Problem::Refused;
+            out.detail = format!("an entry names something no profile produces: {why}");
+            return Err(out);
+        }
+    }
+    let rest = &bytes[end + 1..];
+    let mut lines = rest.split(|&b| b == b'\n').peekable();
+    let mut number = 1;
+    while let Some(line) = lines.next() {
+        number += 1;
+        let last = lines.peek().is_none();
+        if last {
+            // Empty after the final newline, or torn by a crash while appending: ignored.
+            if let Ok(update) = serde_json::from_slice::<StateLine>(line) {
+                snapshot.state = update.state;
+            }
+            break;
+        }
+        match serde_json::from_slice::<StateLine>(line) {
+            Ok(update) => snapshot.state = update.state,
+            Err(e) => {
+                out.detail = format!("line {number} is not a state change ({e})");
+                return Err(out);
+            }
         }
     }
     Ok(snapshot)
 }
 
-fn create_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_data()?;
-    fs::File::open(dir)?.sync_all()
+/// A journal entry may only name what a profile could produce, with values hostperf could
+/// have read or generated.
+fn check_change(change: &Change) -> Result<(), String> {
+    change.knob.check_journaled()?;
+    for value in [&change.previous, &change.applied] {
+        match (value, &change.knob) {
+            (None, Knob::File { .. }) => {}
+            (None, knob) => return Err(format!("{knob}: a value is missing")),
+            (Some(v), Knob::File { .. }) => {
+                if v.contains('\0') {
+                    return Err("a file's content has a NUL byte".into());
+                }
+            }
+            (Some(v), knob) => {
+                if v.len() > 4096 || v.chars().any(|c| c.is_control() && c != '\t') {
+                    return Err(format!(
+                        "{knob}: the value {:?} is not a single line of text",
+                        v.chars().take(80).collect::<String>()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// "profile P, created C, N change(s): a, b, ..." from whatever of a snapshot parses.
+fn describe(value: &serde_json::Value) -> Option<String> {
+    let text = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let mut parts = Vec::new();
+    if let Some(p) = text("profile") {
+        parts.push(format!("profile {p}"));
+    }
+    if let Some(c) = text("created") {
+        parts.push(format!("created {c}"));
+    }
+    if let Some(changes) = value.get("changes").and_then(|v| v.as_array()) {
+        let names: Vec<String> = changes
+            .iter()
+            .take(8)
+            .map(|c| {
+                let knob = &c["knob"];
+                ["key", "path", "iface", "resource"]
+                    .iter()
+                    .find_map(|k| knob.get(*k).and_then(|v| v.as_str()))
+                    .unwrap_or("?")
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(80)
+                    .collect()
+            })
+            .collect();
+        let more = if changes.len() > 8 { ", ..." } else { "" };
+        parts.push(format!(
+            "{} change(s): {}{more}",
+            changes.len(),
+            names.join(", ")
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -259,6 +890,14 @@ mod tests {
     use super::*;
     use crate::host::sysctl::SysctlKey;
 
+    fn change(key: &str) -> Change {
+        Change {
+            knob: Knob::sysctl(SysctlKey::parse(key).unwrap()),
+            previous: Some("128".into()),
+            applied: Some("4096".into()),
+        }
+    }
+
     #[test]
     fn dates_format_as_utc() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
@@ -269,30 +908,48 @@ mod tests {
     #[test]
     fn snapshots_round_trip_and_the_latest_restorable_is_found() {
         let dir = tempfile::tempdir().unwrap();
-        let journal = Journal::new(dir.path());
-        let knob = Knob::sysctl(SysctlKey::parse("net.core.somaxconn").unwrap());
-        let change = Change {
-            knob,
-            previous: Some("128".into()),
-            applied: Some("4096".into()),
-        };
-        let mut first = journal.new_snapshot("p", Path::new("/"), vec![change.clone()]);
+        let journal = Journal::new(dir.path().join("state"));
+        let host = Host::with_root("/nonexistent-root");
+        let mut first = journal.new_snapshot("p", &host, vec![change("net.core.somaxconn")]);
         first.id = "1-first".into();
         journal.save(&first).unwrap();
         first.state = State::Applied;
         journal.mark(&first).unwrap();
-        let mut second = journal.new_snapshot("p", Path::new("/"), vec![change]);
+        let mut second = journal.new_snapshot("p", &host, vec![change("net.core.somaxconn")]);
         second.id = "2-second".into();
         journal.save(&second).unwrap();
         second.state = State::Reverted;
         journal.mark(&second).unwrap();
-        // A torn third snapshot (crash mid-write) is skipped, not fatal.
-        std::fs::write(dir.path().join("snapshots/3-torn.jsonl"), "{\"schema_vers").unwrap();
-        assert_eq!(journal.list().unwrap().len(), 2);
+        // A third snapshot torn by a crash mid-write is described, not fatal.
+        std::fs::write(
+            dir.path().join("state/snapshots/3-torn.jsonl"),
+            "{\"schema_vers",
+        )
+        .unwrap();
+        let scan = journal.scan().unwrap();
+        assert_eq!(scan.snapshots.len(), 2);
+        assert_eq!(scan.damaged[0].problem, Problem::Torn);
+        assert!(!scan.damaged[0].may_have_changed);
         let latest = journal.latest_restorable().unwrap().unwrap();
         assert_eq!(latest.id, "1-first");
         assert_eq!(latest.changes[0].previous.as_deref(), Some("128"));
         assert!(journal.get("../etc").is_err());
+        let mode = std::fs::metadata(dir.path().join("state")).unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+            0o700
+        );
+    }
+
+    #[test]
+    fn ids_carry_no_profile_text() {
+        let journal = Journal::new("/nonexistent");
+        let s = journal.new_snapshot("../../etc/x\nfoo", &Host::with_root("/r"), vec![]);
+        assert!(
+            s.id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'),
+            "{}",
+            s.id
+        );
     }
 
     #[test]
@@ -302,7 +959,134 @@ mod tests {
         let held = journal.lock().unwrap();
         let err = journal.lock().err().expect("second lock must fail");
         assert!(err.to_string().contains("another hostperf"), "{err}");
+        assert_eq!(crate::exit::code_for(&err), crate::exit::USAGE);
         drop(held);
         assert!(journal.lock().is_ok());
+    }
+
+    #[test]
+    fn unfinished_applies_are_found_and_restored_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::new(dir.path().join("state"));
+        let host = Host::with_root("/r");
+        let save = |id: &str, states: &[State]| {
+            let mut s = journal.new_snapshot("p", &host, vec![change("vm.swappiness")]);
+            s.id = id.into();
+            journal.save(&s).unwrap();
+            for state in states {
+                s.state = *state;
+                journal.mark(&s).unwrap();
+            }
+        };
+        save("1-done", &[State::Applied, State::RolledBack]);
+        save("2-crashed", &[]);
+        save("3-undo-failed", &[State::Applying]);
+        save("4-forced", &[State::Applied]);
+        save("5-reverted", &[State::Reverted]);
+        let ids = |v: Vec<Snapshot>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(journal.interrupted().unwrap()),
+            ["2-crashed", "3-undo-failed"]
+        );
+        let snapshots = dir.path().join("state/snapshots");
+        assert!(!snapshots.join("1-done.unfinished").exists());
+        assert!(snapshots.join("2-crashed.unfinished").exists());
+        // A crash between recording `applied` and removing the marker: still finished.
+        std::fs::write(snapshots.join("4-forced.unfinished"), "").unwrap();
+        assert_eq!(
+            ids(journal.interrupted().unwrap()),
+            ["2-crashed", "3-undo-failed"]
+        );
+        assert_eq!(
+            ids(journal.to_restore(None).unwrap()),
+            ["4-forced", "3-undo-failed", "2-crashed"]
+        );
+        assert_eq!(
+            ids(journal.to_restore(Some("1-done")).unwrap()),
+            ["4-forced", "3-undo-failed", "2-crashed", "1-done"]
+        );
+        assert_eq!(
+            ids(journal.to_restore(Some("4-forced")).unwrap()),
+            ["4-forced"]
+        );
+    }
+
+    fn line(s: &Snapshot) -> Vec<u8> {
+        let mut b = serde_json::to_vec(s).unwrap();
+        b.push(b'\n');
+        b
+    }
+
+    fn sample() -> Snapshot {
+        Journal::new("/x").new_snapshot("p", &Host::with_root("/r"), vec![change("vm.swappiness")])
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_saying_which_version() {
+        let mut s = sample();
+        s.schema_version = SCHEMA_VERSION + 1;
+        let d = parse_snapshot(&s.id, &line(&s)).unwrap_err();
+        assert_eq!(d.problem, Problem::Newer);
+        let text = d.to_string();
+        assert!(
+            text.contains(&format!("schema version {}", SCHEMA_VERSION + 1))
+                && text.contains(&format!("1 to {SCHEMA_VERSION}")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn damage_is_described_truthfully() {
+        let s = sample();
+        let good = line(&s);
+        // Torn before the newline: the apply never got to its first change.
+        let torn = parse_snapshot(&s.id, &good[..good.len() / 2]).unwrap_err();
+        assert!(!torn.may_have_changed && torn.to_string().contains("changed nothing"));
+        // A complete but garbled first line: it may well have changed settings.
+        let mut garbled = good.clone();
+        garbled[5] = b'#';
+        let d = parse_snapshot(&s.id, &garbled).unwrap_err();
+        assert!(d.may_have_changed, "{d}");
+        assert!(d.to_string().contains("may have changed settings"), "{d}");
+        // Valid JSON but not a snapshot: what it lists is still told.
+        let text = String::from_utf8(good.clone())
+            .unwrap()
+            .replace("\"state\"", "\"stat\"");
+        let d = parse_snapshot(&s.id, text.as_bytes()).unwrap_err();
+        assert!(
+            d.to_string().contains("profile p") && d.to_string().contains("vm.swappiness"),
+            "{d}"
+        );
+        // A torn last state line is ignored; a garbled one in the middle is damage.
+        let mut appended = good.clone();
+        appended.extend_from_slice(b"{\"state\":\"applied\"}\n{\"sta");
+        assert_eq!(
+            parse_snapshot(&s.id, &appended).unwrap().state,
+            State::Applied
+        );
+        let mut middle = good;
+        middle.extend_from_slice(b"garbage\n{\"state\":\"applied\"}\n");
+        assert!(parse_snapshot(&s.id, &middle).is_err());
+    }
+
+    #[test]
+    fn entries_no_profile_could_produce_are_refused() {
+        let mut s = sample();
+        s.changes = vec![Change {
+            knob: Knob::File {
+                path: "/etc/cron.d/evil".into(),
+            },
+            previous: None,
+            applied: Some("* * * * * root sh\n".into()),
+        }];
+        let d = parse_snapshot(&s.id, &line(&s)).unwrap_err();
+        assert_eq!(d.problem, Problem::Refused, "{d}");
+        assert!(d.to_string().contains("/etc/cron.d/evil"), "{d}");
+        let mut s = sample();
+        s.changes[0].applied = Some("1\nvm.x = 2".into());
+        assert!(parse_snapshot(&s.id, &line(&s)).is_err());
+        let mut s = sample();
+        s.id = "other".into();
+        assert!(parse_snapshot("mine", &line(&s)).is_err());
     }
 }

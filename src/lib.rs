@@ -6,8 +6,9 @@
 //! - `profile`: the YAML profile format, includes and validation.
 //! - `tune`: the kinds of setting (sysctl, ulimit, managed file, `tune::net` for NIC queues,
 //!   qdiscs, steering and IRQs) as knobs that can be read and written.
-//! - `plan`, `apply`, `journal`, `persist`: the change pipeline.
+//! - `plan`, `rules`, `apply`, `journal`, `persist`: the change pipeline.
 //! - `diagnose`: measured checks for the fault lines.
+//! - `probe`: timed requests to http(s) URLs: network or application?
 //! - `report`: renderers, data in and text out.
 //! - `commands`: one module per subcommand, gluing the above.
 
@@ -23,6 +24,8 @@ pub mod logging;
 pub mod parse;
 pub mod persist;
 pub mod plan;
+pub mod probe;
 pub mod profile;
 pub mod report;
+pub mod rules;
 pub mod tune;

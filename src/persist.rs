@@ -1,9 +1,15 @@
 //! `apply --persist`: the files that make settings survive a reboot. They are journaled as
 //! file knobs, so rollback restores or removes them like any other setting.
+//!
+//! Nothing a profile says can add a line: names and reasons are one line without control
+//! characters (checked at load, with line and column), values are checked per kind, and
+//! every generated line is checked again here. The files are written by the one writer
+//! (`host::write_durably`); sysctl.d and limits.d must exist, systemd drop-in directories
+//! are created when absent (their parent must exist).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -15,9 +21,7 @@ use crate::plan::{Action, Plan};
 use crate::profile::{Profile, UlimitEntry};
 use crate::tune::{Knob, Want};
 
-pub const SYSCTL_FILE: &str = "/etc/sysctl.d/90-hostperf.conf";
-pub const LIMITS_FILE: &str = "/etc/security/limits.d/90-hostperf.conf";
-pub const SYSTEMD_MANAGER_FILE: &str = "/etc/systemd/system.conf.d/90-hostperf.conf";
+pub use crate::tune::file::{LIMITS_FILE, SYSCTL_FILE, SYSTEMD_MANAGER_FILE};
 
 /// One file to write, and whom it affects.
 #[derive(Debug, Serialize)]
@@ -47,6 +51,8 @@ pub fn files(plan: &Plan, profile: &Profile, units: &[String]) -> anyhow::Result
         };
         if let Some(value) = value {
             any = true;
+            one_line(&item.setting, &item.reason)?;
+            one_line(&item.setting, value)?;
             let _ = writeln!(sysctl, "# {}\n{key} = {value}", item.reason);
         }
     }
@@ -63,7 +69,11 @@ pub fn files(plan: &Plan, profile: &Profile, units: &[String]) -> anyhow::Result
     let mut limits = header.clone();
     for (resource, entry) in &profile.ulimits {
         let (soft, hard) = persisted_values(entry);
-        let _ = writeln!(limits, "# {}", entry.reason.as_deref().unwrap_or(""));
+        let reason = entry.reason.as_deref().unwrap_or("");
+        for text in [reason, &soft, &hard] {
+            one_line(resource.name(), text)?;
+        }
+        let _ = writeln!(limits, "# {reason}");
         // `*` does not match root in limits.conf, so root gets its own lines.
         for who in ["*", "root"] {
             let _ = writeln!(
@@ -87,7 +97,7 @@ pub fn files(plan: &Plan, profile: &Profile, units: &[String]) -> anyhow::Result
     for unit in units {
         let unit = unit_name(unit)?;
         files.push(PersistFile {
-            path: PathBuf::from(format!("/etc/systemd/system/{unit}.d/90-hostperf.conf")),
+            path: crate::tune::file::unit_drop_in(&unit),
             content: systemd_limits(&header, "Service", "", &profile.ulimits),
             applies_to: format!(
                 "{unit}, after `systemctl daemon-reload && systemctl restart {unit}`"
@@ -154,21 +164,188 @@ fn systemd_limits(
 
 /// A systemd unit name, `.service` added when no type is given; no path tricks.
 fn unit_name(unit: &str) -> anyhow::Result<String> {
-    let valid = !unit.is_empty()
-        && !unit.starts_with('.')
-        && unit
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ":-_.@\\".contains(c));
-    if !valid {
+    let full = if unit.contains('.') {
+        unit.to_string()
+    } else {
+        format!("{unit}.service")
+    };
+    if unit.starts_with('.') || !crate::tune::file::is_unit_name(&full) {
         return Err(UsageError::new(format!(
             "--unit {unit:?}: not a systemd unit name (letters, digits and :-_.@ only)"
         )));
     }
-    Ok(if unit.contains('.') {
-        unit.to_string()
-    } else {
-        format!("{unit}.service")
-    })
+    Ok(full)
+}
+
+/// Refuses text that would not stay on its one line of a generated file. Profile text is
+/// checked at load already; this holds for every value that reaches a file, whatever its
+/// source (a kernel value, a bound).
+fn one_line(setting: &str, text: &str) -> anyhow::Result<()> {
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(UsageError::new(format!(
+            "{setting}: {text:?} has a control character ({c:?}); nothing was persisted"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks, before anything is written, that every file can be written where it belongs:
+/// /etc/sysctl.d and /etc/security/limits.d must exist (hostperf does not create them), a
+/// systemd drop-in directory may be created, but its parent must exist.
+pub fn check_targets(host: &Host, files: &[PersistFile]) -> anyhow::Result<()> {
+    for file in files {
+        let needed = match crate::tune::file::creatable_dir(&file.path) {
+            Some(dir) => dir.parent(),
+            None => file.path.parent(),
+        };
+        if let Some(dir) = needed
+            && !host.exists(dir)
+        {
+            let why = if dir.starts_with("/etc/systemd") {
+                "systemd is not installed here"
+            } else if dir.starts_with("/etc/security") {
+                "PAM's pam_limits (libpam-modules) is not installed here"
+            } else {
+                "procps or systemd creates it"
+            };
+            return Err(UsageError::new(format!(
+                "cannot persist {}: the directory {} does not exist ({why}); hostperf does not create it. Nothing was changed",
+                file.path.display(),
+                host.path(dir).display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Where sysctl files are read at boot, highest precedence first for files of the same
+/// name (sysctl.d(5)); `sysctl --system` then reads /etc/sysctl.conf last.
+const SYSCTL_DIRS: &[&str] = &[
+    "/etc/sysctl.d",
+    "/run/sysctl.d",
+    "/usr/local/lib/sysctl.d",
+    "/usr/lib/sysctl.d",
+    "/lib/sysctl.d",
+];
+
+/// The largest sysctl file read when looking for later settings.
+const BOOT_FILE_LIMIT: usize = 1 << 20;
+
+/// Warnings for keys that a file read after ours at boot sets to another value: files in
+/// the sysctl.d directories whose names sort after `90-hostperf.conf` (each name once, the
+/// highest-precedence directory's), then /etc/sysctl.conf. Their setting wins at boot.
+pub fn boot_overrides(host: &Host, files: &[PersistFile]) -> Vec<String> {
+    let Some(ours) = files.iter().find(|f| f.path == Path::new(SYSCTL_FILE)) else {
+        return Vec::new();
+    };
+    let ours_name = "90-hostperf.conf";
+    let mut wanted: BTreeMap<String, String> = BTreeMap::new();
+    for (key, value) in parse_sysctl_conf(&ours.content) {
+        wanted.insert(key, value);
+    }
+    let mut later: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for dir in SYSCTL_DIRS {
+        for name in host.list_dir(dir).unwrap_or_default() {
+            if name.ends_with(".conf") && name.as_str() > ours_name {
+                later
+                    .entry(name.clone())
+                    .or_insert_with(|| Path::new(dir).join(&name));
+            }
+        }
+    }
+    let mut read: Vec<PathBuf> = later.into_values().collect();
+    let conf = PathBuf::from("/etc/sysctl.conf");
+    // Debian links /etc/sysctl.d/99-sysctl.conf to ../sysctl.conf: read it once.
+    let linked = read.iter().any(|p| {
+        host.read_link(p).is_ok_and(|target| {
+            let target = p.parent().unwrap_or(Path::new("/")).join(target);
+            normalize_path(&target) == conf
+        })
+    });
+    if !linked {
+        read.push(conf);
+    }
+    let mut warnings = Vec::new();
+    for path in read {
+        let Ok(Some(bytes)) = host.read_optional(&path) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes[..bytes.len().min(BOOT_FILE_LIMIT)]);
+        for (pattern, value) in parse_sysctl_conf(&text) {
+            for (key, ours) in &wanted {
+                if glob_match(&pattern, key)
+                    && crate::host::sysctl::normalize(&value)
+                        != crate::host::sysctl::normalize(ours)
+                {
+                    warnings.push(format!(
+                        "{} sets {pattern} = {value} and is read after {SYSCTL_FILE} at boot, so {key} will boot as {value}, not {ours}; change or remove that line",
+                        path.display()
+                    ));
+                }
+            }
+        }
+    }
+    warnings
+}
+
+/// `key = value` lines of a sysctl.d file, keys in dotted form ('/' separators become
+/// dots; a leading '-' dropped). Comments (`#`, `;`) and blank lines are skipped.
+pub fn parse_sysctl_conf(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with(['#', ';']) {
+                return None;
+            }
+            let (key, value) = line.split_once('=')?;
+            let key = key.trim().trim_start_matches('-');
+            let key = if key.contains('.') {
+                key.to_string()
+            } else {
+                key.replace('/', ".")
+            };
+            Some((key, value.trim().to_string()))
+        })
+        .collect()
+}
+
+/// fnmatch(3)-style `*` and `?` over a dotted key, as systemd-sysctl matches glob keys.
+fn glob_match(pattern: &str, key: &str) -> bool {
+    let (p, k): (Vec<char>, Vec<char>) = (pattern.chars().collect(), key.chars().collect());
+    let (mut pi, mut ki) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ki < k.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == k[ki]) {
+            pi += 1;
+            ki += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ki;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ki = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// `a/b/../c` as `a/c`, lexically.
+fn normalize_path(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

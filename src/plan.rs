@@ -21,6 +21,9 @@ pub enum Action {
     Invalid(String),
     /// Nothing to do for this row, and why (optional and unsupported, no target process).
     Skipped(String),
+    /// Optional, and the driver reports the parameter but will refuse this value (the
+    /// kernel says so beforehand, e.g. virtio feature bits): not written.
+    UnsupportedByDriver(String),
 }
 
 impl Action {
@@ -32,6 +35,7 @@ impl Action {
             Action::NeedsPrivilege(_) => "needs privilege",
             Action::Invalid(_) => "invalid",
             Action::Skipped(_) => "skipped",
+            Action::UnsupportedByDriver(_) => "unsupported by this driver",
         }
     }
 
@@ -41,7 +45,8 @@ impl Action {
             Action::Unsupported(d)
             | Action::NeedsPrivilege(d)
             | Action::Invalid(d)
-            | Action::Skipped(d) => Some(d),
+            | Action::Skipped(d)
+            | Action::UnsupportedByDriver(d) => Some(d),
         }
     }
 
@@ -112,9 +117,12 @@ impl Plan {
             };
             items.push(evaluate(host, setting, purpose));
         }
-        let network = profile.network.expand_full(host).map_err(|e| {
-            crate::exit::UsageError::new(format!("profile {}: network: {e}", profile.name))
-        })?;
+        let network = profile
+            .network
+            .expand_full(host, purpose == Purpose::Apply)
+            .map_err(|e| {
+                crate::exit::UsageError::new(format!("profile {}: network: {e}", profile.name))
+            })?;
         items.extend(
             network
                 .settings
@@ -168,7 +176,12 @@ pub fn evaluate(host: &Host, setting: Setting, purpose: Purpose) -> PlanItem {
         Ok(Some(v)) => setting.knob.normalize(&v),
         Ok(None) => String::new(),
         Err(e) => {
-            item.action = failure_action(&e, setting.optional);
+            item.action = match &setting.knob {
+                Knob::Net(net) if net.driver_lacks(host, &e) => {
+                    driver_action(e.message, setting.optional)
+                }
+                _ => failure_action(&e, setting.optional),
+            };
             return item;
         }
     };
@@ -177,7 +190,13 @@ pub fn evaluate(host: &Host, setting: Setting, purpose: Purpose) -> PlanItem {
         item.action = Action::AlreadySet;
         return item;
     }
-    let target = match setting.desired.target(&current) {
+    // Network values are exact and checked by their knob (hex masks, CPU lists, qdisc
+    // trees): the number-or-word guard of bounds does not apply to them.
+    let target = match &setting.knob {
+        Knob::Net(_) => Ok(setting.desired.to_string()),
+        _ => setting.desired.target(&current),
+    };
+    let target = match target {
         Ok(t) => setting.knob.normalize(&t),
         Err(why) => {
             item.action = Action::Invalid(format!("{}: {why}", setting.knob));
@@ -189,12 +208,28 @@ pub fn evaluate(host: &Host, setting: Setting, purpose: Purpose) -> PlanItem {
         item.action = failure_action(&e, setting.optional);
         return item;
     }
+    if let Knob::Net(net) = &setting.knob
+        && let Some(why) = net.driver_refuses(host, &target)
+    {
+        item.action = driver_action(why, setting.optional);
+        return item;
+    }
     if purpose == Purpose::Apply
         && let Some(why) = missing_privilege(host, &setting.knob, &current, &target)
     {
         item.action = Action::NeedsPrivilege(why);
     }
     item
+}
+
+/// A NIC setting the driver lacks or will refuse: skipped with that label when optional,
+/// blocking otherwise.
+fn driver_action(why: String, optional: bool) -> Action {
+    if optional {
+        Action::UnsupportedByDriver(why)
+    } else {
+        Action::Unsupported(format!("unsupported by this driver: {why}"))
+    }
 }
 
 fn failure_action(e: &TuneError, optional: bool) -> Action {

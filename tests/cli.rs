@@ -204,6 +204,14 @@ fn persist_writes_config_files_that_rollback_removes() {
         root.path().to_str().unwrap(),
         state.path().to_str().unwrap(),
     );
+    // A host has these directories; hostperf creates only systemd drop-in directories.
+    for dir in [
+        "etc/sysctl.d",
+        "etc/security/limits.d",
+        "etc/systemd/system",
+    ] {
+        std::fs::create_dir_all(root.path().join(dir)).unwrap();
+    }
     let before = tree(root.path());
     let out = hostperf(&args(
         r,

@@ -180,7 +180,7 @@ fn two_applies_at_once_do_not_interleave() {
     let out = ns.apply_file(&state, &file);
     let _ = holder.kill();
     let _ = holder.wait();
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(code(&out), 2, "a held lock is exit 2: {}", stderr(&out));
     assert!(stderr(&out).contains("another hostperf apply or rollback is running"));
     assert_eq!(ns.sysctl("net.core.somaxconn"), before);
 }
@@ -241,4 +241,84 @@ fn ulimits_change_a_running_process_live_and_roll_back() {
     assert_eq!(nofile(limits()), before);
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn rollback_in_another_network_namespace_is_refused_unless_forced() {
+    let test = "rollback_in_another_network_namespace_is_refused_unless_forced";
+    let (Some(a), Some(b)) = (Netns::create(test), Netns::create(test)) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let s = state.to_str().unwrap();
+    let file = write(
+        dir.path(),
+        "p.yaml",
+        "sysctl:\n  net.core.somaxconn: 5003\n",
+    );
+    let b_before = b.sysctl("net.core.somaxconn");
+    let a_before = a.sysctl("net.core.somaxconn");
+    let out = a.apply_file(&state, &file);
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    assert_eq!(a.sysctl("net.core.somaxconn"), "5003");
+
+    let out = b.hostperf(&["--state-dir", s, "rollback"]);
+    assert_eq!(code(&out), 2, "{}", describe(&out));
+    assert!(
+        stderr(&out).contains(&format!("taken in network namespace {} (net:[", a.name))
+            && stderr(&out).contains(&format!("ip netns exec {}", a.name)),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(b.sysctl("net.core.somaxconn"), b_before);
+    assert_eq!(a.sysctl("net.core.somaxconn"), "5003");
+
+    let out = a.hostperf(&["--state-dir", s, "rollback"]);
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    assert_eq!(a.sysctl("net.core.somaxconn"), a_before);
+}
+
+#[test]
+fn settings_of_a_vanished_interface_are_skipped_and_the_rest_restored() {
+    let Some(ns) =
+        Netns::create("settings_of_a_vanished_interface_are_skipped_and_the_rest_restored")
+    else {
+        return;
+    };
+    ns.sh("ip link add vhp0 type veth peer name vhp1 && ip link set vhp0 up");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let s = state.to_str().unwrap();
+    let file = write(
+        dir.path(),
+        "p.yaml",
+        "sysctl:\n  net.core.somaxconn: 5004\n  net.ipv4.conf.vhp0.rp_filter: 2\nnetwork:\n  interfaces:\n    vhp0:\n      txqueuelen: 777\n",
+    );
+    let before = ns.sysctl("net.core.somaxconn");
+    let out = ns.apply_file(&state, &file);
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    assert_eq!(ns.sysctl("net.ipv4.conf.vhp0.rp_filter"), "2");
+    ns.sh("ip link del vhp0");
+
+    let out = ns.hostperf(&["--state-dir", s, "rollback", "-o", "json"]);
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let outcome = |setting: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["setting"].as_str().unwrap().contains(setting))
+            .map(|r| (r["outcome"].clone(), r["detail"].clone()))
+            .unwrap_or_else(|| panic!("{setting} missing: {rows:#}"))
+    };
+    let (o, d) = outcome("rp_filter");
+    assert_eq!(o, "gone", "{d}");
+    assert!(d.as_str().unwrap().contains("vhp0 no longer exists"), "{d}");
+    assert_eq!(outcome("vhp0").0, "gone");
+    assert_eq!(outcome("net.core.somaxconn").0, "restored");
+    assert_eq!(ns.sysctl("net.core.somaxconn"), before);
+    // Nothing is left to restore: the snapshot is closed, and no rollback is pending.
+    let out = ns.hostperf(&["--state-dir", s, "rollback"]);
+    assert_eq!(code(&out), 2, "{}", describe(&out));
 }

@@ -101,11 +101,11 @@ network:
     assert_eq!(check.status.code(), Some(0), "{}", text(&check));
 
     // Someone changes a mask by hand: check fails and names it.
-    ns.sh("echo 0 > /sys/class/net/v0/queues/rx-0/rps_cpus");
+    ns.sh("echo 0 > /sys/class/net/v0/queues/tx-0/xps_cpus");
     let drift = ns.hostperf(&["check", "--file", &profile, "--state-dir", state_dir]);
     assert_eq!(drift.status.code(), Some(1), "{}", text(&drift));
     assert!(
-        String::from_utf8_lossy(&drift.stdout).contains("v0 rx-0 rps_cpus"),
+        String::from_utf8_lossy(&drift.stdout).contains("v0 tx-0 xps_cpus"),
         "{}",
         text(&drift)
     );
@@ -113,6 +113,64 @@ network:
     let rollback = ns.hostperf(&["rollback", "--force", "--state-dir", state_dir]);
     assert_eq!(rollback.status.code(), Some(0), "{}", text(&rollback));
     assert_eq!(state(&ns), before, "rollback restores every original value");
+}
+
+/// The whole egress tree of a device, as `tc qdisc show` prints it, sorted (the kernel
+/// lists it in hash order) and without handles (they vary).
+fn tree(ns: &Netns) -> String {
+    stdout(&ns.sh(
+        "tc qdisc show dev v0 | sed -e 's/ [0-9a-f]*: / /' -e 's/ parent [0-9a-f]*:/ parent :/' | sort",
+    ))
+}
+
+/// On a multiqueue device the profile's qdisc replaces the mq children and mq stays the
+/// root; rollback puts back each child with its parameters (here pfifo limits 50 and 70),
+/// replaying the options the kernel reported.
+#[test]
+fn an_mq_tree_keeps_its_root_and_rollback_restores_child_parameters() {
+    let Some(ns) =
+        veth_namespace("an_mq_tree_keeps_its_root_and_rollback_restores_child_parameters")
+    else {
+        return;
+    };
+    ns.sh("tc qdisc replace dev v0 root handle 10: mq \
+         && tc qdisc replace dev v0 parent 10:1 pfifo limit 50 \
+         && tc qdisc replace dev v0 parent 10:2 pfifo limit 70");
+    let before = tree(&ns);
+    assert!(
+        before.contains("limit 50p") && before.contains("limit 70p"),
+        "{before}"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let state_dir = tmp.path().join("state");
+    let state_dir = state_dir.to_str().unwrap();
+    let profile = write_profile(
+        tmp.path(),
+        "bfifo",
+        "network:\n  interfaces:\n    v0:\n      root_qdisc: {value: bfifo, reason: test}\n",
+    );
+    let plan = ns.hostperf(&["plan", "--file", &profile, "-o", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(
+        json["items"][0]["current"],
+        "mq:pfifo,pfifo,pfifo_fast,pfifo_fast",
+        "{}",
+        text(&plan)
+    );
+    assert_eq!(json["items"][0]["target"], "mq:bfifo");
+    let apply = ns.hostperf(&["apply", "--file", &profile, "--state-dir", state_dir]);
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply));
+    let after = tree(&ns);
+    assert!(
+        after.contains("qdisc mq root"),
+        "mq stays the root: {after}"
+    );
+    assert_eq!(after.matches("qdisc bfifo").count(), 4, "{after}");
+    let check = ns.hostperf(&["check", "--file", &profile]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    let rollback = ns.hostperf(&["rollback", "--state-dir", state_dir]);
+    assert_eq!(rollback.status.code(), Some(0), "{}", text(&rollback));
+    assert_eq!(tree(&ns), before, "the exact tree, parameters included");
 }
 
 /// Each refusal: exit 2, a message naming the cause, and the namespace unchanged.

@@ -1,5 +1,6 @@
 //! `hostperf apply`: validate the whole plan, journal, write, read back.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -11,7 +12,7 @@ use crate::plan::{Action, Plan, Purpose};
 use crate::report::{self, plan as tables};
 use crate::tune::Knob;
 
-use super::{host, journal, load_profile, lock, targets};
+use super::{host, interrupted_warnings, journal, load_profile, lock, targets};
 
 #[derive(Serialize)]
 struct ApplyOutput<'a> {
@@ -34,6 +35,14 @@ struct ChangedRow {
 pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     let host = host(g);
     let profile = load_profile(g, &args.profile)?;
+    let needs_root = !profile.sysctl.is_empty() || !profile.network.is_empty() || args.persist;
+    if !args.dry_run && needs_root && host.is_live() && !rustix::process::geteuid().is_root() {
+        return Err(UsageError::new(format!(
+            "hostperf apply needs privilege: {} writes kernel settings (/proc/sys, network devices{}), which only root may change; run as root (sudo hostperf apply ...); nothing was changed",
+            profile.name,
+            if args.persist { ", files in /etc" } else { "" }
+        )));
+    }
     let journal = journal(g);
     // Held from before the first read: another apply cannot change values under this plan.
     let _lock = if args.dry_run {
@@ -41,9 +50,21 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     } else {
         Some(lock(&journal)?)
     };
-    let plan = Plan::build(&host, &profile, &targets(&args.targets), Purpose::Apply)?;
+    let interrupted = interrupted_warnings(&journal);
+    if !interrupted.is_empty() && !args.dry_run && !args.force {
+        return Err(UsageError::new(format!(
+            "{}\nApplying on top would hide it: run `hostperf rollback` first (it restores the interrupted apply), or pass --force to apply anyway. Nothing was changed",
+            interrupted.join("\n")
+        )));
+    }
+    let mut plan = Plan::build(&host, &profile, &targets(&args.targets), Purpose::Apply)?;
+    crate::rules::apply(&host, &profile, &mut plan);
+    plan.warnings.extend(interrupted);
     let files = if args.persist {
-        persist::files(&plan, &profile, &args.units)?
+        let files = persist::files(&plan, &profile, &args.units)?;
+        persist::check_targets(&host, &files)?;
+        plan.warnings.extend(persist::boot_overrides(&host, &files));
+        files
     } else {
         Vec::new()
     };
@@ -83,7 +104,9 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
         .items
         .iter()
         .filter_map(|i| match &i.action {
-            Action::Skipped(why) if i.knob.is_some() => Some(format!("{}: {why}", i.setting)),
+            Action::Skipped(why) | Action::UnsupportedByDriver(why) if i.knob.is_some() => {
+                Some(format!("{}: {why}", i.setting))
+            }
             _ => None,
         })
         .collect();
@@ -92,8 +115,30 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     }
     let mut changes = plan.journal_changes();
     changes.extend(persist::changes(&host, &files)?);
+    // Optional settings the kernel or driver refuses at write time are skipped, not undone.
+    let optional: HashSet<Knob> = plan
+        .items
+        .iter()
+        .filter(|i| i.optional)
+        .filter_map(|i| i.knob.clone())
+        .collect();
+    let applied =
+        crate::apply::apply_skipping(&host, &journal, &profile.name, changes.clone(), &optional)?;
+    let mut skipped = skipped;
+    for s in &applied.skipped {
+        skipped.push(format!(
+            "{}: optional, refused at write time and left as it was: {}",
+            s.setting, s.reason
+        ));
+    }
     let rows: Vec<ChangedRow> = changes
         .iter()
+        .filter(|c| {
+            !applied
+                .skipped
+                .iter()
+                .any(|s| s.setting == c.knob.to_string())
+        })
         .map(|c| ChangedRow {
             setting: c.knob.to_string(),
             from: c
@@ -106,7 +151,6 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
                 .filter(|_| !matches!(c.knob, Knob::File { .. })),
         })
         .collect();
-    let applied = crate::apply::apply(&host, &journal, &profile.name, changes)?;
     let output = ApplyOutput {
         profile: &profile.name,
         dry_run: false,

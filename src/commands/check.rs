@@ -10,7 +10,8 @@ use super::{host, load_profile, targets};
 pub fn run(g: &Global, args: &CheckArgs) -> anyhow::Result<u8> {
     let host = host(g);
     let profile = load_profile(g, &args.profile)?;
-    let plan = Plan::build(&host, &profile, &targets(&args.targets), Purpose::Check)?;
+    let mut plan = Plan::build(&host, &profile, &targets(&args.targets), Purpose::Check)?;
+    crate::rules::apply(&host, &profile, &mut plan);
     let report = CheckReport::from_plan(&plan, host.root());
     for (format, path) in &args.outputs {
         report::write_file(

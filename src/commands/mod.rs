@@ -3,8 +3,11 @@
 
 mod apply;
 mod check;
+/// Public: the packaging step writes the same completion scripts.
+pub mod completions;
 mod diagnose;
 mod plan;
+mod probe;
 mod profiles;
 mod rollback;
 mod show;
@@ -21,6 +24,7 @@ use crate::profile::{Catalog, Profile};
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let g = &cli.global;
+    check_root(g)?;
     match &cli.command {
         Command::Profiles(args) => profiles::run(g, args),
         Command::Plan(args) => plan::run(g, args),
@@ -30,6 +34,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Show(args) => show::run(g, args),
         Command::Diagnose(args) => diagnose::run(g, args),
         Command::Snapshot(args) => snapshot::run(g, args),
+        Command::Probe(args) => probe::run(args),
+        Command::Completions(args) => completions::run(args),
     }
 }
 
@@ -38,6 +44,49 @@ pub fn host(g: &Global) -> Host {
         Some(root) => Host::with_root(root),
         None => Host::live(),
     }
+}
+
+/// `--root DIR` must be a host tree: a directory that holds proc/. Otherwise every read
+/// would find nothing, and commands would pass on an empty tree.
+fn check_root(g: &Global) -> anyhow::Result<()> {
+    let Some(root) = &g.root else {
+        return Ok(());
+    };
+    if !root.is_dir() {
+        return Err(UsageError::new(format!(
+            "--root {}: no such directory",
+            root.display()
+        )));
+    }
+    if !root.join("proc").is_dir() {
+        return Err(UsageError::new(format!(
+            "--root {}: no proc/ directory in it, so it is not a host tree (a copy of /proc and /sys); for an archive from `hostperf snapshot`, use `hostperf diagnose --from FILE`",
+            root.display()
+        )));
+    }
+    Ok(())
+}
+
+/// One line per apply that never finished, for plan, apply and rollback to report. A state
+/// directory that cannot be read (plan runs unprivileged) reports nothing.
+pub(crate) fn interrupted_warnings(journal: &Journal) -> Vec<String> {
+    match journal.interrupted() {
+        Ok(list) => list.iter().map(interrupted_warning).collect(),
+        Err(e) => {
+            tracing::debug!("cannot read the journal: {e:#}");
+            Vec::new()
+        }
+    }
+}
+
+pub(crate) fn interrupted_warning(s: &crate::journal::Snapshot) -> String {
+    format!(
+        "apply {} of {} ({}) did not record that it finished (it was interrupted, or the host went down just after it): up to {} setting(s) it recorded may still be changed; `hostperf rollback` restores them",
+        s.id,
+        s.profile,
+        s.created,
+        s.changes.len()
+    )
 }
 
 pub(crate) fn load_profile(g: &Global, selector: &ProfileSelector) -> anyhow::Result<Profile> {

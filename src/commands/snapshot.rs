@@ -15,19 +15,17 @@ pub fn run(g: &Global, args: &SnapshotArgs) -> anyhow::Result<u8> {
         lookback: args.since,
     };
     let (manifest, bytes) = diagnose::snapshot_archive(&host, interval, window)?;
-    // A bare file name is in the current directory (write_durably needs a parent).
-    let file = if args.file.parent().is_some_and(|p| p.as_os_str().is_empty()) {
-        std::path::Path::new(".").join(&args.file)
-    } else {
-        args.file.clone()
-    };
-    crate::host::write_durably(&file, &bytes)
+    // The one writer for files outside the state directory (temp file O_EXCL|O_NOFOLLOW
+    // beside it, fsync, rename).
+    crate::host::write_durably(&args.file, &bytes)
         .with_context(|| format!("cannot write {}", args.file.display()))?;
+    let samples = match manifest.samples.len() {
+        1 => "1 sample".to_string(),
+        n => format!("{n} samples, {:.2} s apart", manifest.interval_secs),
+    };
     eprintln!(
-        "hostperf: wrote {} ({} samples, {:.2} s apart, {} KiB)",
+        "hostperf: wrote {} ({samples}, {} KiB)",
         args.file.display(),
-        manifest.samples.len(),
-        manifest.interval_secs,
         bytes.len() / 1024
     );
     Ok(exit::OK)

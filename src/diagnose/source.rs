@@ -33,13 +33,9 @@ pub trait Files {
     fn live(&self) -> Option<&Host>;
 }
 
-/// The largest file read from a host: /proc/PID/status and /proc/net/netstat are a few KiB,
-/// /proc/interrupts of a 256-CPU host a few hundred KiB.
-pub const MAX_FILE_BYTES: usize = 16 << 20;
-
 impl Files for Host {
     fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
-        match self.read_capped(path, MAX_FILE_BYTES) {
+        match Host::read(self, path) {
             Ok(b) => Ok(b),
             Err(e) if e.is_not_found() => Err(ReadError::NotFound),
             Err(e) => Err(ReadError::Other(e.to_string())),

@@ -39,7 +39,8 @@ impl FaultPlan {
         self
     }
 
-    pub(super) fn take(&self, op: &str, path: &Path) -> Option<i32> {
+    /// Consumes the first matching rule: `Some(errno)` when this operation must fail.
+    pub(crate) fn take(&self, op: &str, path: &Path) -> Option<i32> {
         let mut rules = self.rules.lock().ok()?;
         let index = rules.iter().position(|r| r.op == op && r.path == path)?;
         if rules[index].skip > 0 {

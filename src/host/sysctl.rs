@@ -33,6 +33,19 @@ impl SysctlKey {
         if key.is_empty() {
             return Err(bad("it is empty"));
         }
+        if key.starts_with('-') {
+            return Err(bad(
+                "a leading '-' is sysctl.d syntax for \"ignore if absent\"; in a profile, drop the '-' and write the key as {value: ..., optional: true}",
+            ));
+        }
+        if key.contains(['*', '?', '[']) {
+            return Err(bad(
+                "globs are sysctl.d syntax, not a key; name each interface (net.ipv4.conf.eth0.rp_filter), use `all` or `default`, or mark an interface's key optional: true",
+            ));
+        }
+        if key.len() > 255 {
+            return Err(bad("it is longer than 255 bytes"));
+        }
         // sysctl(8): with a dot anywhere the name is dotted and '/' stands for a literal dot;
         // without one, '/' separates components.
         let components: Vec<String> = if key.contains('.') {
@@ -251,9 +264,19 @@ mod tests {
             "net.core.x\0y",
             "",
             "net/core/..",
+            "-net.ipv4.tcp_sack",
+            "net.ipv4.conf.*.rp_filter",
         ] {
             assert!(SysctlKey::parse(key).is_err(), "{key:?} was accepted");
         }
+    }
+
+    #[test]
+    fn sysctl_d_syntax_is_refused_with_the_profile_way_to_say_it() {
+        let e = SysctlKey::parse("-net.ipv4.tcp_sack").unwrap_err();
+        assert!(e.to_string().contains("optional: true"), "{e}");
+        let e = SysctlKey::parse("net.ipv4.conf.*.rp_filter").unwrap_err();
+        assert!(e.to_string().contains("name each interface"), "{e}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::host::rlimit::Resource;
 use crate::host::sysctl::SysctlKey;
 
 pub use network::Network;
-pub use schema::{ProfileDoc, SysctlEntry, UlimitEntry};
+pub use schema::{Item, ProfileDoc, SysctlEntry, UlimitEntry, bad_name};
 
 /// Profiles compiled into the binary, from profiles/.
 const BUILTIN: &[(&str, &str)] = &[
@@ -68,8 +68,26 @@ pub struct Summary {
     pub source: Source,
 }
 
+/// The largest profile file read.
+pub const MAX_PROFILE_BYTES: u64 = 1 << 20;
+
+/// Limits on a profile's YAML, checked before it is parsed: libyaml's parser takes time
+/// quadratic in nesting depth (100,000 levels took 16 s), and aliases can repeat a large
+/// node many times over (a 160 KB file grew to 2 GB).
+pub mod limits {
+    /// Flow collections (`[`, `{`) in one file; a profile has one per list value.
+    pub const FLOW_MAX: usize = 1000;
+    /// Block nesting (indentation levels and leading `- ` / `? ` on a line).
+    pub const DEPTH_MAX: usize = 32;
+    /// What the document may expand to with its aliases: 16 per node plus each scalar's
+    /// bytes. The built-in profiles use about 20,000.
+    pub const EXPANDED_MAX: u64 = 4 << 20;
+}
+
 /// Where profiles are looked up: user directory first (it may override a built-in), then
-/// the built-ins.
+/// the built-ins. As root, a profile file or directory owned by another (non-root) user,
+/// or writable by group or others, is refused, as sudo and sshd refuse such files: its
+/// owner could make root write any setting.
 pub struct Catalog {
     user_dir: PathBuf,
 }
@@ -87,13 +105,44 @@ impl Catalog {
         }
     }
 
+    /// Every profile, by name. A user file that cannot be used is reported as a warning
+    /// and left out; it does not hide the others.
     pub fn list(&self) -> anyhow::Result<Vec<Summary>> {
+        let (list, problems) = self.list_checked();
+        for problem in problems {
+            tracing::warn!("{problem}");
+        }
+        Ok(list)
+    }
+
+    /// Every usable profile, and one message per user file that was left out.
+    pub fn list_checked(&self) -> (Vec<Summary>, Vec<String>) {
         let mut by_name: BTreeMap<String, Summary> = BTreeMap::new();
+        let mut problems = Vec::new();
         let mut found: Vec<Found> = BUILTIN.iter().map(|(n, t)| builtin(n, t)).collect();
-        found.extend(self.user_files()?);
+        match self.user_files() {
+            Ok((files, skipped)) => {
+                found.extend(files);
+                problems.extend(skipped);
+            }
+            Err(e) => problems.push(format!("{e:#}")),
+        }
         for f in found {
-            let doc = parse(&f.text, &f.source)?;
+            let doc = match parse(&f.text, &f.source) {
+                Ok(doc) => doc,
+                Err(e) => {
+                    problems.push(format!("{e:#}; left out"));
+                    continue;
+                }
+            };
             let name = doc.name.clone().unwrap_or(f.name);
+            if name.contains(char::is_control) {
+                problems.push(format!(
+                    "profile {}: its file name has a control character; left out",
+                    f.source
+                ));
+                continue;
+            }
             by_name.insert(
                 name.clone(),
                 Summary {
@@ -103,25 +152,32 @@ impl Catalog {
                 },
             );
         }
-        Ok(by_name.into_values().collect())
+        (by_name.into_values().collect(), problems)
     }
 
     /// Loads a profile by name, includes resolved.
     pub fn load(&self, name: &str) -> anyhow::Result<Profile> {
-        let found = self.find(name, None)?;
-        self.resolve(found, &mut Vec::new())
+        let found = self.find(name)?;
+        let profile = self.resolve(found, &mut Vec::new())?;
+        check_resolved(&profile)?;
+        Ok(profile)
     }
 
-    /// Loads a profile from a file; its includes are names, or files beside it.
+    /// Loads a profile from a file; its includes are names, or `./FILE.yaml` below it.
     pub fn load_file(&self, path: &Path) -> anyhow::Result<Profile> {
         let found = read_file(path)?;
-        self.resolve(found, &mut Vec::new())
+        let profile = self.resolve(found, &mut Vec::new())?;
+        check_resolved(&profile)?;
+        Ok(profile)
     }
 
-    fn user_files(&self) -> anyhow::Result<Vec<Found>> {
+    /// The user profile files, and a message for each entry left out.
+    fn user_files(&self) -> anyhow::Result<(Vec<Found>, Vec<String>)> {
         let entries = match std::fs::read_dir(&self.user_dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((Vec::new(), Vec::new()));
+            }
             Err(e) => {
                 return Err(UsageError::new(format!(
                     "cannot read the profile directory {}: {e}",
@@ -129,21 +185,50 @@ impl Catalog {
                 )));
             }
         };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-            .collect();
+        check_trusted_dir(&self.user_dir)?;
+        let mut paths = Vec::new();
+        let mut problems = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                continue;
+            }
+            match entry.file_type() {
+                Ok(t) if t.is_file() => paths.push(path),
+                Ok(t) => problems.push(format!(
+                    "profile {}: {}; hostperf reads only regular files, left out",
+                    path.display(),
+                    if t.is_symlink() {
+                        "a symbolic link"
+                    } else {
+                        "not a regular file"
+                    }
+                )),
+                Err(e) => problems.push(format!("profile {}: {e}; left out", path.display())),
+            }
+        }
         paths.sort();
-        paths.iter().map(|p| read_file(p)).collect()
+        let mut files = Vec::new();
+        for path in paths {
+            match read_file(&path) {
+                Ok(found) => files.push(found),
+                Err(e) => problems.push(format!("{e:#}; left out")),
+            }
+        }
+        Ok((files, problems))
     }
 
-    fn find(&self, name: &str, beside: Option<&Path>) -> anyhow::Result<Found> {
-        for dir in beside.into_iter().chain([self.user_dir.as_path()]) {
-            for ext in ["yaml", "yml"] {
-                let path = dir.join(format!("{name}.{ext}"));
-                if path.is_file() {
-                    return read_file(&path);
-                }
+    /// A profile by name: the user directory first, then the built-ins. A user file that
+    /// exists but cannot be used is an error, never silently replaced by the built-in.
+    fn find(&self, name: &str) -> anyhow::Result<Found> {
+        if let Some(why) = schema::bad_name(name) {
+            return Err(UsageError::new(why));
+        }
+        for ext in ["yaml", "yml"] {
+            let path = self.user_dir.join(format!("{name}.{ext}"));
+            if std::fs::symlink_metadata(&path).is_ok() {
+                check_trusted_dir(&self.user_dir)?;
+                return read_file(&path);
             }
         }
         if let Some((n, t)) = BUILTIN.iter().find(|(n, _)| *n == name) {
@@ -157,13 +242,47 @@ impl Catalog {
         )))
     }
 
+    /// An include: a name (user directory, then built-ins), or `./FILE.yaml` resolved
+    /// against the including file's directory.
+    fn find_include(&self, include: &str, from: &Source) -> anyhow::Result<Found> {
+        let Some(rel) = include.strip_prefix("./") else {
+            return self.find(include);
+        };
+        match from {
+            Source::File(path) => {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                read_file(&dir.join(rel))
+            }
+            Source::Builtin => Err(UsageError::new(
+                "a built-in profile cannot include a file".to_string(),
+            )),
+        }
+    }
+
     fn resolve(&self, found: Found, stack: &mut Vec<String>) -> anyhow::Result<Profile> {
         let doc = parse(&found.text, &found.source)?;
-        let name = doc.name.clone().unwrap_or(found.name);
+        // A name from the file (not `name:`) is only shown and written in comments: any
+        // file name will do, but a control character would start a new line.
+        let name = match doc.name.clone() {
+            Some(name) => name,
+            None if found.name.is_empty() || found.name.contains(char::is_control) => {
+                return Err(UsageError::new(format!(
+                    "profile {}: the file's name gives the profile name, and {:?} is empty or has a control character; add `name: ...` to the file or rename it",
+                    found.source, found.name
+                )));
+            }
+            None => found.name,
+        };
         if stack.contains(&name) {
             stack.push(name);
             return Err(UsageError::new(format!(
                 "profile include cycle: {}; remove one of these includes",
+                stack.join(" -> ")
+            )));
+        }
+        if stack.len() >= 32 {
+            return Err(UsageError::new(format!(
+                "profile includes nest more than 32 deep: {}",
                 stack.join(" -> ")
             )));
         }
@@ -177,33 +296,83 @@ impl Catalog {
             ulimits: BTreeMap::new(),
             network: Network::default(),
         };
-        let beside = match &found.source {
-            Source::File(path) => path.parent(),
-            Source::Builtin => None,
-        };
         for include in &doc.include {
-            let inner = self.find(include, beside).map_err(|e| {
+            let inner = self.find_include(include, &found.source).map_err(|e| {
                 UsageError::new(format!(
-                    "profile {name} ({}): include {include:?}: {e}",
+                    "profile {name} ({}): include {include:?}: {e:#}",
                     found.source
                 ))
             })?;
             let included = self.resolve(inner, stack)?;
             profile.absorb(included);
         }
+        let (sysctl, sysctl_drops) = split(doc.sysctl);
+        let (ulimits, ulimit_drops) = split(doc.ulimits);
+        let dropped = |what: String| {
+            UsageError::new(format!(
+                "profile {name} ({}): {what}: drop: true, but no included profile sets it; remove the line",
+                found.source
+            ))
+        };
+        for key in sysctl_drops {
+            if profile.sysctl.remove(&key).is_none() {
+                return Err(dropped(format!("sysctl {key}")));
+            }
+        }
+        for resource in ulimit_drops {
+            if profile.ulimits.remove(&resource).is_none() {
+                return Err(dropped(format!("ulimit {resource}")));
+            }
+        }
         let own = Profile {
             name: name.clone(),
             description: String::new(),
             source: found.source,
             resolved_from: vec![name.clone()],
-            sysctl: stamp(doc.sysctl, &name, |e, n| e.from = n.to_string()),
-            ulimits: stamp(doc.ulimits, &name, |e, n| e.from = n.to_string()),
+            sysctl: stamp(sysctl, &name, |e, n| e.from = n.to_string()),
+            ulimits: stamp(ulimits, &name, |e, n| e.from = n.to_string()),
             network: doc.network.unwrap_or_default(),
         };
         profile.absorb(own);
         stack.pop();
         Ok(profile)
     }
+}
+
+/// The settings of a section, and the keys it drops.
+fn split<K: Ord, V>(items: BTreeMap<K, Item<V>>) -> (BTreeMap<K, V>, Vec<K>) {
+    let mut set = BTreeMap::new();
+    let mut drops = Vec::new();
+    for (key, item) in items {
+        match item {
+            Item::Set(v) => {
+                set.insert(key, v);
+            }
+            Item::Drop => drops.push(key),
+        }
+    }
+    (set, drops)
+}
+
+/// Sysctls of which the kernel keeps one: writing either zeroes the other
+/// (mm/page-writeback.c, dirty_bytes_handler and dirty_ratio_handler).
+pub const EXCLUSIVE: &[(&str, &str)] = &[
+    ("vm.dirty_bytes", "vm.dirty_ratio"),
+    ("vm.dirty_background_bytes", "vm.dirty_background_ratio"),
+];
+
+/// Rules over the whole resolved profile: no two mutually exclusive keys.
+fn check_resolved(profile: &Profile) -> anyhow::Result<()> {
+    for (a, b) in EXCLUSIVE {
+        let key = |k: &str| SysctlKey::parse(k).expect("valid key");
+        if let (Some(ea), Some(eb)) = (profile.sysctl.get(&key(a)), profile.sysctl.get(&key(b))) {
+            return Err(UsageError::new(format!(
+                "profile {} sets both {a} (from {}) and {b} (from {}): writing one makes the kernel zero the other, so both cannot hold. Keep one; to remove an inherited one, write `{b}: {{drop: true}}` (or `{a}: {{drop: true}}`) in {}",
+                profile.name, ea.from, eb.from, profile.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl Profile {
@@ -238,9 +407,99 @@ fn builtin(name: &str, text: &str) -> Found {
     }
 }
 
+/// Whether this process runs as root, when profile ownership is enforced.
+fn running_as_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// As root: refuses a file or directory owned by a non-root user, or writable by group or
+/// others (what sudo does with sudoers and sshd with authorized_keys).
+fn check_trusted(meta: &std::fs::Metadata, path: &Path, what: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if !running_as_root() {
+        return Ok(());
+    }
+    if meta.uid() != 0 {
+        return Err(UsageError::new(format!(
+            "refusing {what} {}: it is owned by uid {}, and hostperf runs as root, so its owner could make root write any setting. Fix: read it, then `chown root {}`",
+            path.display(),
+            meta.uid(),
+            path.display()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(UsageError::new(format!(
+            "refusing {what} {}: it is writable by group or others (mode {:04o}), so any of them could make root write any setting. Fix: read it, then `chmod go-w {}`",
+            path.display(),
+            meta.mode() & 0o7777,
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+fn check_trusted_dir(dir: &Path) -> anyhow::Result<()> {
+    match std::fs::metadata(dir) {
+        Ok(meta) => check_trusted(&meta, dir, "profile directory"),
+        Err(e) => Err(UsageError::new(format!(
+            "cannot read the profile directory {}: {e}",
+            dir.display()
+        ))),
+    }
+}
+
+/// Reads one profile file: opened with O_NOFOLLOW and O_NONBLOCK (a link is refused, a
+/// FIFO cannot hang the read), only a regular file of at most 1 MiB, and as root only one
+/// owned by root in a directory owned by root, neither writable by group or others.
 fn read_file(path: &Path) -> anyhow::Result<Found> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| UsageError::new(format!("cannot read profile {}: {e}", path.display())))?;
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let refuse = |why: String| UsageError::new(format!("profile {}: {why}", path.display()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => refuse(
+                "is a symbolic link; hostperf reads profiles only from regular files (pass the real path, `readlink -f`)".into(),
+            ),
+            _ => refuse(format!("cannot read it: {e}")),
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| refuse(format!("cannot read it: {e}")))?;
+    if !meta.is_file() {
+        return Err(refuse(
+            "is not a regular file (a FIFO, device or directory); left alone".into(),
+        ));
+    }
+    if meta.len() > MAX_PROFILE_BYTES {
+        return Err(refuse(format!(
+            "is {} bytes; profiles are at most {} bytes (1 MiB)",
+            meta.len(),
+            MAX_PROFILE_BYTES
+        )));
+    }
+    check_trusted(&meta, path, "profile")?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir_meta = std::fs::metadata(dir).map_err(|e| refuse(format!("its directory: {e}")))?;
+    check_trusted(&dir_meta, dir, "profile directory")?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PROFILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| refuse(format!("cannot read it: {e}")))?;
+    if bytes.len() as u64 > MAX_PROFILE_BYTES {
+        return Err(refuse("grew past 1 MiB while being read".into()));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        refuse(format!(
+            "is not UTF-8 text (byte {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -252,11 +511,161 @@ fn read_file(path: &Path) -> anyhow::Result<Found> {
     })
 }
 
-/// Parses one profile document; errors name the file, line and column.
+/// Parses one profile document; errors name the file, line and column. Files (not the
+/// built-ins) are first held to [`limits`].
 pub fn parse(text: &str, source: &Source) -> anyhow::Result<ProfileDoc> {
+    let fail = |e: String| UsageError::new(format!("profile {source}: {e}"));
+    if *source != Source::Builtin {
+        if text.len() as u64 > MAX_PROFILE_BYTES {
+            return Err(fail(format!(
+                "{} bytes; profiles are at most 1 MiB",
+                text.len()
+            )));
+        }
+        prescan(text).map_err(fail)?;
+        let budget = std::cell::Cell::new(limits::EXPANDED_MAX);
+        serde::de::DeserializeSeed::deserialize(
+            Budget(&budget),
+            yaml_serde::Deserializer::from_str(text),
+        )
+        .map_err(|e| fail(e.to_string()))?;
+    }
     yaml_serde::from_str::<Option<ProfileDoc>>(text)
         .map(Option::unwrap_or_default)
-        .map_err(|e| UsageError::new(format!("profile {source}: {e}")))
+        .map_err(|e| fail(e.to_string()))
+}
+
+/// Counts what the YAML nests before the parser sees it: flow collections and block
+/// depth, with margins (a `[` in a quoted string counts too), so the check is never less
+/// than the parser's own nesting.
+fn prescan(text: &str) -> Result<(), String> {
+    let flows = text.bytes().filter(|b| matches!(b, b'[' | b'{')).count();
+    if flows > limits::FLOW_MAX {
+        return Err(format!(
+            "{flows} flow collections ('[' or '{{'); a profile may have at most {}",
+            limits::FLOW_MAX
+        ));
+    }
+    let mut indents: Vec<usize> = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let rest = line.trim_start_matches(' ');
+        if rest.is_empty() || rest.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - rest.len();
+        while indents.last().is_some_and(|&top| top > indent) {
+            indents.pop();
+        }
+        if indents.last() != Some(&indent) {
+            indents.push(indent);
+        }
+        let mut depth = indents.len();
+        let mut rest = rest;
+        while let Some(next) = ["- ", "-\t", "? ", "?\t"]
+            .iter()
+            .find_map(|p| rest.strip_prefix(p))
+        {
+            depth += 1;
+            rest = next.trim_start_matches([' ', '\t']);
+        }
+        if depth > limits::DEPTH_MAX {
+            return Err(format!(
+                "line {}: nested {depth} levels deep; a profile may nest at most {}",
+                number + 1,
+                limits::DEPTH_MAX
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Walks the document as the deserializer will, aliases expanded, charging 16 per node
+/// plus each scalar's bytes, and stops when the budget is spent.
+struct Budget<'a>(&'a std::cell::Cell<u64>);
+
+impl Budget<'_> {
+    fn charge<E: serde::de::Error>(&self, bytes: usize) -> Result<(), E> {
+        let cost = 16 + bytes as u64;
+        match self.0.get().checked_sub(cost) {
+            Some(left) => {
+                self.0.set(left);
+                Ok(())
+            }
+            None => Err(E::custom(format!(
+                "the document expands past {} MiB (YAML aliases repeat what they name); a profile needs far less",
+                limits::EXPANDED_MAX >> 20
+            ))),
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Budget<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Budget<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML")
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        self.charge(0)
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        self.charge(0)
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        self.charge(0)
+    }
+    fn visit_i128<E: serde::de::Error>(self, _: i128) -> Result<(), E> {
+        self.charge(0)
+    }
+    fn visit_u128<E: serde::de::Error>(self, _: u128) -> Result<(), E> {
+        self.charge(0)
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+        self.charge(0)
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        self.charge(v.len())
+    }
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<(), E> {
+        self.charge(v.len())
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.charge(0)
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        self.charge(0)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.charge::<D::Error>(0)?;
+        d.deserialize_any(self)
+    }
+    fn visit_newtype_struct<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.charge::<A::Error>(0)?;
+        while seq.next_element_seed(Budget(self.0))?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.charge::<A::Error>(0)?;
+        while map.next_key_seed(Budget(self.0))?.is_some() {
+            map.next_value_seed(Budget(self.0))?;
+        }
+        Ok(())
+    }
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
+        use serde::de::VariantAccess;
+        self.charge::<A::Error>(0)?;
+        let ((), variant) = data.variant_seed(Budget(self.0))?;
+        variant.newtype_variant_seed(Budget(self.0))
+    }
 }
 
 #[cfg(test)]

@@ -22,9 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::host::Host;
 use crate::host::sysctl::SysctlKey;
+use crate::tune::net::cpus::{self, Topology};
 use crate::tune::net::ethtool::{self, Group};
-use crate::tune::net::iface::{self, Selector};
-use crate::tune::net::{NetKnob, cpus};
+use crate::tune::net::iface::{self, QueueIrq, Selector};
+use crate::tune::net::{NetKnob, qdisc};
 use crate::tune::{Desired, ErrorKind, Knob, Setting};
 
 use super::SysctlEntry;
@@ -68,17 +69,22 @@ pub struct Interface {
     /// adaptive-rx/tx (on/off), rx-usecs, rx-frames, tx-usecs, ... as `ethtool -C` names them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub coalesce: BTreeMap<CoalesceParam, Entry>,
-    /// Every rx queue: `spread` (all NUMA-local CPUs), `all`, `none`, or a hex mask.
+    /// Every rx queue: `spread` (RPS only where the device has fewer rx queues than cores on
+    /// its node: the CPUs of each queue's interrupt node; else off), `all`, `none`, or a hex
+    /// mask.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rps_cpus: Option<Entry>,
-    /// Every rx queue's RFS flow table size.
+    /// Every rx queue's RFS flow table size; `auto`: net.core.rps_sock_flow_entries divided
+    /// by the number of rx queues.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rps_flow_cnt: Option<Entry>,
-    /// Every tx queue: `spread` (a distinct share of the NUMA-local CPUs each), `all`,
-    /// `none`, or a hex mask.
+    /// Every tx queue: `spread` (the CPU of the queue's interrupt, and every other CPU on
+    /// the queue nearest to it), `all`, `none`, or a hex mask.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xps_cpus: Option<Entry>,
-    /// The queue interrupts: `spread` (one NUMA-local CPU each, round robin) or a CPU list.
+    /// The queue interrupts: `spread` (each queue's vectors on one CPU: NIC-local cores
+    /// first, then their SMT siblings, then other nodes; never an isolated CPU) or a CPU
+    /// list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub irq_affinity: Option<Entry>,
 }
@@ -188,16 +194,21 @@ impl Network {
 
     /// The settings this section asks for on `host`, or why it cannot be expanded.
     pub fn expand(&self, host: &Host) -> Result<Vec<Setting>, String> {
-        self.expand_full(host).map(|e| e.settings)
+        self.expand_full(host, false).map(|e| e.settings)
     }
 
     /// Settings in apply order (host-wide sysctls, then per interface: qdisc, queue
     /// length, channels, rings, coalescing, steering, IRQs) and warnings. Values that can
     /// never work (a mask with no online CPU, a count above the device's maximum) are
     /// errors; what the kernel or device lacks stays a setting, so the plan reports it per
-    /// device (skipped when optional, blocking apply otherwise).
-    pub fn expand_full(&self, host: &Host) -> Result<Expanded, String> {
-        let mut out = Builder::default();
+    /// device (skipped when optional, blocking apply otherwise). `thorough` (apply and
+    /// plan; check passes false) also reads every process's name to find an irqbalance
+    /// started outside its service, which costs time in proportion to the process count.
+    pub fn expand_full(&self, host: &Host, thorough: bool) -> Result<Expanded, String> {
+        let mut out = Builder {
+            sock_flow_entries: self.sock_flow_entries(host),
+            ..Builder::default()
+        };
         for (key, entry) in [
             ("net.ipv4.tcp_congestion_control", &self.congestion_control),
             ("net.core.default_qdisc", &self.default_qdisc),
@@ -216,6 +227,9 @@ impl Network {
                 });
             }
         }
+        if let Some(note) = self.default_qdisc_note(host) {
+            out.warnings.push(note);
+        }
         let mut irq_knobs = 0;
         for (key, wanted) in &self.interfaces {
             let selector = Selector::parse(&key.0)?;
@@ -225,7 +239,7 @@ impl Network {
                 irq_knobs += out.interface(host, &selector, &name, wanted)?;
             }
         }
-        if irq_knobs > 0 && iface::irqbalance_running(host) {
+        if irq_knobs > 0 && iface::irqbalance_running(host, thorough) {
             out.warnings.push(
                 "irqbalance is running and will rewrite the IRQ affinity this profile sets; stop it (systemctl disable --now irqbalance) or ban these IRQs in its configuration (IRQBALANCE_BANNED_IRQS)".to_string(),
             );
@@ -235,6 +249,44 @@ impl Network {
             warnings: out.warnings,
         })
     }
+
+    /// net.core.rps_sock_flow_entries as it will be after this profile: the value it asks
+    /// for, else the host's (what `rps_flow_cnt: auto` divides among the rx queues).
+    fn sock_flow_entries(&self, host: &Host) -> u32 {
+        let current = host
+            .read_string("/proc/sys/net/core/rps_sock_flow_entries")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "0".into());
+        let value = match &self.rps_sock_flow_entries {
+            Some(e) => e.value.target(&current).unwrap_or(current),
+            None => current,
+        };
+        value.trim().parse().unwrap_or(0)
+    }
+
+    /// net.core.default_qdisc is used only for qdiscs the kernel creates later; say so when
+    /// this profile changes it.
+    fn default_qdisc_note(&self, host: &Host) -> Option<String> {
+        let wanted = self.default_qdisc.as_ref()?.value.to_string();
+        let current = host
+            .read_string("/proc/sys/net/core/default_qdisc")
+            .ok()?
+            .trim()
+            .to_string();
+        // Unchanged, or a kind this kernel lacks (that row is skipped or blocks): no note.
+        if current == wanted || crate::tune::net::check_qdisc(host, &wanted).is_err() {
+            return None;
+        }
+        let roots = self.interfaces.values().any(|i| i.root_qdisc.is_some());
+        Some(format!(
+            "net.core.default_qdisc = {wanted} applies only to qdiscs the kernel creates from now on (new devices, a root qdisc that is replaced or deleted); the devices that exist keep their qdiscs{}",
+            if roots {
+                " unless this profile's root_qdisc changes them"
+            } else {
+                ": set root_qdisc under network.interfaces to change them now"
+            }
+        ))
+    }
 }
 
 #[derive(Default)]
@@ -243,6 +295,28 @@ struct Builder {
     warnings: Vec<String>,
     /// Which selector produced each knob, to report two selectors that disagree.
     seen: HashMap<NetKnob, (String, String)>,
+    /// The CPU topology, read once per expansion.
+    topology: Option<Topology>,
+    /// For `rps_flow_cnt: auto`.
+    sock_flow_entries: u32,
+}
+
+/// The CPU each queue's interrupts go to, by queue position.
+struct QueueCpus {
+    irqs: Vec<(QueueIrq, u32)>,
+    /// Spread order of the usable CPUs (NIC's node first), for queues without an IRQ.
+    order: Vec<u32>,
+}
+
+impl QueueCpus {
+    /// The CPU of tx/rx queue `q`: its interrupt's, else the spread order's.
+    fn cpu(&self, q: u32) -> u32 {
+        self.irqs
+            .iter()
+            .find(|(irq, _)| irq.queue == Some(q))
+            .map(|(_, cpu)| *cpu)
+            .unwrap_or_else(|| self.order[q as usize % self.order.len()])
+    }
 }
 
 impl Builder {
@@ -279,6 +353,59 @@ impl Builder {
         Ok(())
     }
 
+    fn topology(&mut self, host: &Host) -> Result<&Topology, String> {
+        if self.topology.is_none() {
+            self.topology = Some(Topology::read(host)?);
+        }
+        Ok(self.topology.get_or_insert_with(Topology::default))
+    }
+
+    /// Where each queue's interrupts go: with `irq_affinity: spread` (or when only
+    /// steering needs to know), queue by queue over the spread order — every vector of one
+    /// queue (RX, TX or combined) on the same CPU; a vector without a queue number takes
+    /// the next position. Without a spread, an IRQ pinned to one CPU keeps it.
+    fn queue_cpus(
+        &mut self,
+        host: &Host,
+        name: &str,
+        irqs: &[QueueIrq],
+        spread: bool,
+    ) -> Result<QueueCpus, String> {
+        let node = cpus::nic_node(host, name);
+        let order = self.topology(host)?.spread_order(node);
+        if order.is_empty() {
+            return Err("no usable CPU (every online CPU is isolated)".into());
+        }
+        let mut positions: Vec<Option<u32>> = Vec::new();
+        for irq in irqs {
+            if irq.queue.is_none() || !positions.contains(&irq.queue) {
+                positions.push(irq.queue);
+            }
+        }
+        positions.sort_by_key(|q| (q.is_none(), *q));
+        let mut placed = Vec::new();
+        let mut unnumbered = irqs.iter().filter(|i| i.queue.is_none());
+        for (pos, queue) in positions.iter().enumerate() {
+            let spread_cpu = order[pos % order.len()];
+            let members: Vec<&QueueIrq> = match queue {
+                Some(_) => irqs.iter().filter(|i| i.queue == *queue).collect(),
+                None => unnumbered.next().into_iter().collect(),
+            };
+            for irq in members {
+                let cpu = if spread {
+                    spread_cpu
+                } else {
+                    current_single_cpu(host, irq.irq).unwrap_or(spread_cpu)
+                };
+                placed.push((irq.clone(), cpu));
+            }
+        }
+        Ok(QueueCpus {
+            irqs: placed,
+            order,
+        })
+    }
+
     /// Expands one interface's block; returns how many IRQ knobs it added.
     fn interface(
         &mut self,
@@ -290,13 +417,18 @@ impl Builder {
         let iface = name.to_string();
         let text = |e: &Entry| e.value.to_string();
         if let Some(e) = &w.root_qdisc {
+            let (value, restore) = match qdisc::read(host, name) {
+                Ok(current) => (current.wanted(&text(e))?.kinds(), Some(current.full())),
+                Err(_) => (text(e), None), // the plan row says why it cannot be read
+            };
             self.push(
                 host,
                 sel,
                 NetKnob::RootQdisc {
                     iface: iface.clone(),
+                    restore,
                 },
-                text(e),
+                value,
                 e,
             )?;
         }
@@ -347,10 +479,24 @@ impl Builder {
             };
             self.push(host, sel, knob, text(e), e)?;
         }
-        let rx = queue_count(host, name, "rx", &channel_target);
-        let tx = queue_count(host, name, "tx", &channel_target);
+        let (rx_now, tx_now) = iface::rx_tx_queues(host, name);
+        let rx = queue_count(host, name, "rx", rx_now, &channel_target);
+        let tx = queue_count(host, name, "tx", tx_now, &channel_target);
+        // Interrupts and the CPU topology only when something is spread or pinned.
+        let spread = |e: &Option<Entry>| e.as_ref().is_some_and(|e| text(e) == "spread");
+        let irqs = if w.irq_affinity.is_some() || spread(&w.rps_cpus) || spread(&w.xps_cpus) {
+            iface::queue_irqs(host, name)
+        } else {
+            Vec::new()
+        };
+        let spread_irqs = spread(&w.irq_affinity);
+        let placed = if w.irq_affinity.is_some() || spread(&w.rps_cpus) || spread(&w.xps_cpus) {
+            Some(self.queue_cpus(host, name, &irqs, spread_irqs)?)
+        } else {
+            None
+        };
         if let Some(e) = &w.rps_cpus {
-            let masks = masks(host, name, &text(e), rx.len(), false)?;
+            let masks = self.rps_masks(host, name, &text(e), &rx, placed.as_ref())?;
             for (q, mask) in rx.iter().zip(masks) {
                 self.push(
                     host,
@@ -365,37 +511,31 @@ impl Builder {
             }
         }
         if let Some(e) = &w.rps_flow_cnt {
-            for q in &rx {
-                self.push(
-                    host,
-                    sel,
-                    NetKnob::RpsFlowCnt {
-                        iface: iface.clone(),
-                        queue: *q,
-                    },
-                    text(e),
-                    e,
-                )?;
-            }
+            self.flow_counts(host, sel, &iface, &rx, e)?;
         }
         if let Some(e) = &w.xps_cpus {
-            let masks = masks(host, name, &text(e), tx.len(), true)?;
-            for (q, mask) in tx.iter().zip(masks) {
-                self.push(
-                    host,
-                    sel,
-                    NetKnob::XpsCpus {
-                        iface: iface.clone(),
-                        queue: *q,
-                    },
-                    mask,
-                    e,
-                )?;
+            if tx.len() < 2 {
+                self.warnings.push(format!(
+                    "{name}: xps_cpus left alone: with a single tx queue the kernel has no queue to choose (Documentation/networking/scaling.rst)"
+                ));
+            } else {
+                let masks = self.xps_masks(host, name, &text(e), &tx, placed.as_ref())?;
+                for (q, mask) in tx.iter().zip(masks) {
+                    self.push(
+                        host,
+                        sel,
+                        NetKnob::XpsCpus {
+                            iface: iface.clone(),
+                            queue: *q,
+                        },
+                        mask,
+                        e,
+                    )?;
+                }
             }
         }
         let mut irq_knobs = 0;
         if let Some(e) = &w.irq_affinity {
-            let irqs = iface::queue_irqs(host, name);
             if irqs.is_empty() {
                 let why = format!(
                     "{name}: found no queue interrupts (no device msi_irqs and no /proc/interrupts line naming it; virtual devices have none)"
@@ -407,22 +547,17 @@ impl Builder {
                     return Err(why);
                 }
             }
-            let lists: Vec<String> = match text(e).as_str() {
-                "spread" => {
-                    let (cpus, _) = cpus::local_cpus(host, name)?;
-                    let cpus: Vec<u32> = cpus.into_iter().collect();
-                    (0..irqs.len())
-                        .map(|i| cpus[i % cpus.len()].to_string())
-                        .collect()
-                }
-                list => vec![list.to_string(); irqs.len()],
-            };
-            for (irq, list) in irqs.iter().zip(lists) {
+            for (irq, cpu) in placed.iter().flat_map(|p| &p.irqs) {
+                let list = if spread_irqs {
+                    cpu.to_string()
+                } else {
+                    text(e)
+                };
                 self.push(
                     host,
                     sel,
                     NetKnob::IrqAffinity {
-                        irq: *irq,
+                        irq: irq.irq,
                         iface: iface.clone(),
                     },
                     list,
@@ -433,6 +568,106 @@ impl Builder {
         }
         Ok(irq_knobs)
     }
+
+    /// `rps_flow_cnt` of every rx queue; `auto` divides net.core.rps_sock_flow_entries
+    /// among them (Documentation/networking/scaling.rst, "RFS: suggested configuration").
+    fn flow_counts(
+        &mut self,
+        host: &Host,
+        sel: &Selector,
+        iface: &str,
+        rx: &[u32],
+        e: &Entry,
+    ) -> Result<(), String> {
+        let value = match e.value.to_string().as_str() {
+            "auto" => (self.sock_flow_entries / (rx.len().max(1) as u32)).to_string(),
+            other => other.to_string(),
+        };
+        for q in rx {
+            self.push(
+                host,
+                sel,
+                NetKnob::RpsFlowCnt {
+                    iface: iface.to_string(),
+                    queue: *q,
+                },
+                value.clone(),
+                e,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// One RPS mask per rx queue. `spread`: only where the device has fewer rx queues than
+    /// usable cores on its node (else RSS already spreads and RPS would add an IPI per
+    /// packet: "0"); each queue then gets the usable CPUs of its interrupt CPU's node
+    /// (Documentation/networking/scaling.rst, "RPS: suggested configuration"). `all`: the
+    /// NIC's node; `none`/`off`: "0"; else a mask for every queue.
+    fn rps_masks(
+        &mut self,
+        host: &Host,
+        name: &str,
+        value: &str,
+        rx: &[u32],
+        placed: Option<&QueueCpus>,
+    ) -> Result<Vec<String>, String> {
+        Ok(match (value, placed) {
+            ("none" | "off", _) => vec!["0".into(); rx.len()],
+            ("spread" | "all", _) => {
+                let node = cpus::nic_node(host, name);
+                let topology = self.topology(host)?;
+                match placed {
+                    Some(_) if value == "spread" && rx.len() >= topology.local_cores(node) => {
+                        vec!["0".into(); rx.len()]
+                    }
+                    Some(placed) if value == "spread" => rx
+                        .iter()
+                        .map(|q| cpus::format_mask(&topology.same_node(placed.cpu(*q))))
+                        .collect(),
+                    _ => vec![cpus::format_mask(&topology.local(node)); rx.len()],
+                }
+            }
+            (mask, _) => vec![mask.to_string(); rx.len()],
+        })
+    }
+
+    /// One XPS mask per tx queue. `spread`: queue i on the CPU of its interrupt, every
+    /// other usable CPU on the queue nearest to it ([`Topology::xps_sets`]). `all`: the
+    /// NIC's node; `none`/`off`: "0"; else a mask for every queue.
+    fn xps_masks(
+        &mut self,
+        host: &Host,
+        name: &str,
+        value: &str,
+        tx: &[u32],
+        placed: Option<&QueueCpus>,
+    ) -> Result<Vec<String>, String> {
+        Ok(match (value, placed) {
+            ("none" | "off", _) => vec!["0".into(); tx.len()],
+            ("spread", Some(placed)) => {
+                let irq_cpus: Vec<u32> = tx.iter().map(|q| placed.cpu(*q)).collect();
+                self.topology(host)?
+                    .xps_sets(&irq_cpus)
+                    .iter()
+                    .map(cpus::format_mask)
+                    .collect()
+            }
+            ("spread" | "all", _) => {
+                let node = cpus::nic_node(host, name);
+                vec![cpus::format_mask(&self.topology(host)?.local(node)); tx.len()]
+            }
+            (mask, _) => vec![mask.to_string(); tx.len()],
+        })
+    }
+}
+
+/// The one CPU an IRQ is pinned to now, if it is pinned to exactly one.
+fn current_single_cpu(host: &Host, irq: u32) -> Option<u32> {
+    let text = host
+        .read_string(format!("/proc/irq/{irq}/smp_affinity_list"))
+        .ok()?;
+    let set = cpus::parse_list(&text).ok()?;
+    (set.len() == 1).then(|| set.into_iter().next()).flatten()
 }
 
 /// `max` becomes the device's maximum when it can be read; otherwise the text stays and
@@ -448,8 +683,13 @@ fn resolve_max(host: &Host, knob: &NetKnob, value: &str) -> String {
 
 /// The rx or tx queue indexes steering covers: those the channel settings will leave (rx or
 /// tx plus combined), else the queues present now.
-fn queue_count(host: &Host, name: &str, dir: &str, target: &BTreeMap<&str, u32>) -> Vec<u32> {
-    let present = iface::queues(host, name, dir);
+fn queue_count(
+    host: &Host,
+    name: &str,
+    dir: &str,
+    present: Vec<u32>,
+    target: &BTreeMap<&str, u32>,
+) -> Vec<u32> {
     if target.contains_key(dir) || target.contains_key("combined") {
         let read = |p: &str| {
             target.get(p).copied().or_else(|| {
@@ -466,31 +706,6 @@ fn queue_count(host: &Host, name: &str, dir: &str, target: &BTreeMap<&str, u32>)
         }
     }
     present
-}
-
-/// One mask per queue for `value`: spread, all, none, or a hex mask for every queue.
-fn masks(
-    host: &Host,
-    name: &str,
-    value: &str,
-    queues: usize,
-    distinct: bool,
-) -> Result<Vec<String>, String> {
-    Ok(match value {
-        "spread" | "all" => {
-            let (local, _) = cpus::local_cpus(host, name)?;
-            if distinct && value == "spread" {
-                cpus::spread(&local, queues)
-                    .iter()
-                    .map(cpus::format_mask)
-                    .collect()
-            } else {
-                vec![cpus::format_mask(&local); queues]
-            }
-        }
-        "none" | "off" => vec!["0".to_string(); queues],
-        mask => vec![mask.to_string(); queues],
-    })
 }
 
 impl fmt::Display for SelectorKey {

@@ -149,7 +149,7 @@ fn traversal_keys_wrong_types_and_bad_yaml_are_rejected() {
 fn short_and_long_forms_mean_the_same() {
     let (_dir, catalog) = catalog_with(&[(
         "forms",
-        "sysctl:\n  net.ipv4.tcp_rmem: [4096, 87380, \">=16777216\"]\n  net.ipv4.tcp_wmem: \"4096 65536 16777216\"\n  net.ipv4.tcp_syncookies: {value: true, optional: true}\nulimits:\n  nofile: {soft: 1024, hard: unlimited}\n  nproc: \">=4096\"\n",
+        "sysctl:\n  net.ipv4.tcp_rmem: [4096, 87380, \">=16777216\"]\n  net.ipv4.tcp_wmem: \"4096 65536 16777216\"\n  net.ipv4.tcp_syncookies: {value: true, optional: true}\nulimits:\n  nproc: {soft: 1024, hard: unlimited}\n  nofile: \">=4096\"\n",
     )]);
     let p = catalog.load("forms").unwrap();
     let key = |k| SysctlKey::parse(k).unwrap();
@@ -162,10 +162,10 @@ fn short_and_long_forms_mean_the_same() {
     assert!(cookies.optional);
     assert_eq!(cookies.value.to_string(), "1");
     assert_eq!(
-        p.ulimits[&Resource::Nofile].desired().to_string(),
+        p.ulimits[&Resource::Nproc].desired().to_string(),
         "1024 unlimited"
     );
-    assert_eq!(p.ulimits[&Resource::Nproc].hard, Want::AtLeast(4096));
+    assert_eq!(p.ulimits[&Resource::Nofile].hard, Want::AtLeast(4096));
 }
 
 #[test]
@@ -184,5 +184,133 @@ fn a_user_profile_may_include_a_builtin_by_name() {
         .collect();
     assert!(
         listed.contains(&"mine".to_string()) && listed.contains(&"latency-profile".to_string())
+    );
+}
+
+#[test]
+fn a_child_drops_inherited_sysctls_and_limits() {
+    let (_dir, catalog) = catalog_with(&[
+        (
+            "base",
+            "sysctl: {vm.swappiness: 1, net.core.busy_poll: 50}\nulimits: {nofile: 4096, nproc: 100}",
+        ),
+        (
+            "child",
+            "include: [base]\nsysctl:\n  net.core.busy_poll: {drop: true, reason: no busy polling here}\nulimits:\n  nproc: {drop: true}\n",
+        ),
+        (
+            "twice",
+            "sysctl:\n  vm.swappiness: {drop: true, value: 1}\n",
+        ),
+        ("false", "sysctl:\n  vm.swappiness: {drop: false}\n"),
+    ]);
+    let p = catalog.load("child").unwrap();
+    let key = |k| SysctlKey::parse(k).unwrap();
+    assert!(!p.sysctl.contains_key(&key("net.core.busy_poll")));
+    assert!(p.sysctl.contains_key(&key("vm.swappiness")));
+    assert!(!p.ulimits.contains_key(&Resource::Nproc));
+    assert!(p.ulimits.contains_key(&Resource::Nofile));
+    assert!(error_of(catalog.load("twice")).contains("cannot also give a value"));
+    assert!(error_of(catalog.load("false")).contains("drop: false means nothing"));
+}
+
+#[test]
+fn text_fields_are_one_line_and_folded_blocks_lose_their_final_newline() {
+    let (_dir, catalog) = catalog_with(&[
+        (
+            "folded",
+            "description: >\n  two words\nsysctl:\n  vm.swappiness:\n    value: 1\n    reason: >-\n      long reason\n      on two lines\n",
+        ),
+        (
+            "literal",
+            "sysctl:\n  vm.swappiness:\n    value: 1\n    reason: |\n      line one\n      line two\n",
+        ),
+        ("tab", "description: \"a\\tb\"\n"),
+    ]);
+    let p = catalog.load("folded").unwrap();
+    assert_eq!(p.description, "two words");
+    let reason = p.sysctl[&SysctlKey::parse("vm.swappiness").unwrap()]
+        .reason
+        .clone()
+        .unwrap();
+    assert_eq!(reason, "long reason on two lines");
+    let msg = error_of(catalog.load("literal"));
+    assert!(
+        msg.contains("control character") && msg.contains("line 4"),
+        "{msg}"
+    );
+    assert!(error_of(catalog.load("tab")).contains("'\\t'"));
+}
+
+#[test]
+fn names_and_includes_are_checked_where_they_stand() {
+    for (name, ok) in [
+        ("latency-profile", true),
+        ("api_v2.1", true),
+        ("", false),
+        (".hidden", false),
+        ("-flag", false),
+        ("a/b", false),
+        ("a b", false),
+        (&"x".repeat(65), false),
+    ] {
+        assert_eq!(schema::bad_name(name).is_none(), ok, "{name:?}");
+    }
+    for (include, ok) in [
+        ("api-base", true),
+        ("./x.yaml", true),
+        ("./sub/x.yml", true),
+        ("./x", false),
+        ("../x.yaml", false),
+        ("./a/../x.yaml", false),
+        ("/etc/x.yaml", false),
+        ("sub/x.yaml", false),
+        (".//x.yaml", false),
+    ] {
+        assert_eq!(schema::bad_include(include).is_none(), ok, "{include:?}");
+    }
+}
+
+#[test]
+fn the_prescan_bounds_nesting_before_the_parser_sees_it() {
+    assert!(prescan("sysctl:\n  a: [1, 2, {b: c}]\n").is_ok());
+    let flows = format!("a: {}", "[".repeat(limits::FLOW_MAX + 1));
+    assert!(prescan(&flows).unwrap_err().contains("flow collections"));
+    let dashes = format!("a:\n  {}1\n", "- ".repeat(limits::DEPTH_MAX));
+    assert!(prescan(&dashes).unwrap_err().contains("line 2"));
+    let mut indented = String::new();
+    for i in 0..=limits::DEPTH_MAX {
+        indented.push_str(&format!("{}k{i}:\n", " ".repeat(i)));
+    }
+    assert!(prescan(&indented).is_err());
+    // Comments and blank lines do not count.
+    assert!(prescan("a: 1\n        # deep comment\n\nb: 2\n").is_ok());
+}
+
+#[test]
+fn drop_is_not_a_field_of_network_entries() {
+    let (_dir, catalog) =
+        catalog_with(&[("net", "network:\n  congestion_control: {drop: true}\n")]);
+    let msg = error_of(catalog.load("net"));
+    assert!(msg.contains("unknown field `drop`"), "{msg}");
+}
+
+#[test]
+fn a_bad_user_file_is_left_out_of_the_list_with_a_reason() {
+    let (dir, catalog) = catalog_with(&[("good", "description: fine\n"), ("bad", "sysctl: [\n")]);
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.yaml")).unwrap();
+    let (list, problems) = catalog.list_checked();
+    let names: Vec<&str> = list.iter().map(|s| s.name.as_str()).collect();
+    assert!(
+        names.contains(&"good") && names.contains(&"api-base"),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"bad"));
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems.iter().any(|p| p.contains("bad.yaml")));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("zero.yaml") && p.contains("symbolic link"))
     );
 }

@@ -84,11 +84,23 @@ pub fn print(text: &str) -> io::Result<()> {
     out.flush()
 }
 
-/// Writes a report file atomically (temp file and rename), so a collector such as
-/// node_exporter's textfile directory never reads half a file.
+/// Writes a report file through the one writer ([`crate::host::write_durably`]: a temp
+/// file created O_EXCL|O_NOFOLLOW under a random name beside it, fsync, rename), so a
+/// collector such as node_exporter's textfile directory never reads half a file and a link
+/// planted there is never followed. The directory must exist. A path the operator got
+/// wrong (missing directory, no permission, not a directory) is a usage error (exit 2).
 pub fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
-    crate::host::write_durably(path, text.as_bytes())
-        .map_err(|e| anyhow::anyhow!("cannot write report {}: {e}", path.display()))
+    crate::host::write_durably(path, text.as_bytes()).map_err(|e| {
+        let msg = format!("cannot write report {}: {e}", path.display());
+        match e.kind() {
+            io::ErrorKind::NotFound
+            | io::ErrorKind::PermissionDenied
+            | io::ErrorKind::NotADirectory
+            | io::ErrorKind::IsADirectory
+            | io::ErrorKind::InvalidInput => crate::exit::UsageError::new(msg),
+            _ => anyhow::anyhow!(msg),
+        }
+    })
 }
 
 pub fn json<T: serde::Serialize>(value: &T) -> String {

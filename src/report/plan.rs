@@ -25,7 +25,7 @@ pub fn plan_table(plan: &Plan, persist: &[PersistFile]) -> String {
         let colour = match item.action {
             Action::Change => Color::Cyan,
             Action::AlreadySet => Color::Green,
-            Action::Skipped(_) => Color::Yellow,
+            Action::Skipped(_) | Action::UnsupportedByDriver(_) => Color::Yellow,
             _ => Color::Red,
         };
         let desired = match &item.target {
@@ -73,6 +73,7 @@ pub fn rollback_table(snapshot: &Snapshot, report: &[Restored]) -> String {
             Outcome::Restored => ("restored", Color::Green),
             Outcome::AlreadyPrevious => ("unchanged", Color::Green),
             Outcome::SkippedDrift => ("skipped", Color::Yellow),
+            Outcome::Gone => ("gone", Color::Yellow),
             Outcome::Failed => ("failed", Color::Red),
         };
         t.add_row(vec![

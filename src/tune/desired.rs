@@ -49,6 +49,15 @@ impl Desired {
         if text.is_empty() || text.contains(char::is_whitespace) {
             return Err(format!("{text:?}: a field must be one word"));
         }
+        if text.contains(char::is_control) {
+            return Err(format!("{text:?}: a field has a control character"));
+        }
+        if text.len() > 256 {
+            return Err(format!(
+                "a field of {} bytes; kernel values are short words or numbers",
+                text.len()
+            ));
+        }
         Ok(Want::Exact(text.to_string()))
     }
 

@@ -90,6 +90,77 @@ impl Knob {
         }
     }
 
+    /// The network interface this knob belongs to: a network knob's, or the one named in a
+    /// per-interface sysctl (`net.ipv4.conf.IF.*`, `net.ipv6.conf.IF.*`, `net.ipv4.neigh.IF.*`,
+    /// not `all` or `default`). Rollback skips the settings of an interface that is gone.
+    pub fn iface(&self) -> Option<&str> {
+        match self {
+            Knob::Net(n) => Some(n.iface()),
+            Knob::Sysctl { key } => match key.components() {
+                [net, family, table, iface, _, ..]
+                    if net == "net"
+                        && matches!(family.as_str(), "ipv4" | "ipv6")
+                        && matches!(table.as_str(), "conf" | "neigh")
+                        && !matches!(iface.as_str(), "all" | "default") =>
+                {
+                    Some(iface)
+                }
+                _ => None,
+            },
+            Knob::Rlimit { .. } | Knob::File { .. } => None,
+        }
+    }
+
+    /// Whether a journal entry naming this knob is one a profile could have produced: a
+    /// sysctl key that passes [`SysctlKey::parse`] (checked when it is read), a file among
+    /// those `--persist` writes, a valid interface name and parameter, a real pid. Rollback
+    /// writes what a snapshot names as root, so anything else is refused.
+    pub fn check_journaled(&self) -> Result<(), String> {
+        match self {
+            Knob::Sysctl { .. } => Ok(()),
+            Knob::Rlimit { pid, comm, .. } => {
+                if *pid == 0 || comm.len() > 64 {
+                    Err(format!(
+                        "rlimit of pid {pid}: not a process hostperf targets"
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            Knob::File { path } => {
+                if file::is_managed(path) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{}: not a file `apply --persist` writes ({}, {}, {} or /etc/systemd/system/UNIT.d/90-hostperf.conf)",
+                        path.display(),
+                        file::SYSCTL_FILE,
+                        file::LIMITS_FILE,
+                        file::SYSTEMD_MANAGER_FILE
+                    ))
+                }
+            }
+            Knob::Net(n) => {
+                use crate::tune::net::NetKnob;
+                use crate::tune::net::ethtool::{Group, param};
+                if !is_iface_name(n.iface()) {
+                    return Err(format!("{:?} is not an interface name", n.iface()));
+                }
+                let known = match n {
+                    NetKnob::Channels { param: p, .. } => param(Group::Channels, p).is_some(),
+                    NetKnob::Rings { param: p, .. } => param(Group::Rings, p).is_some(),
+                    NetKnob::Coalesce { param: p, .. } => param(Group::Coalesce, p).is_some(),
+                    _ => true,
+                };
+                if known {
+                    Ok(())
+                } else {
+                    Err(format!("{n}: not an ethtool parameter hostperf sets"))
+                }
+            }
+        }
+    }
+
     /// The value in the form used for comparing (e.g. cpu masks without leading zeros).
     pub fn normalize(&self, value: &str) -> String {
         match self {
@@ -107,11 +178,30 @@ impl fmt::Display for Knob {
                 pid,
                 comm,
                 resource,
-            } => write!(f, "{resource} of pid {pid} ({comm})"),
+            } => {
+                // A process may name itself anything, newlines included.
+                let comm: String = comm
+                    .chars()
+                    .map(|c| if c.is_control() { '?' } else { c })
+                    .collect();
+                write!(f, "{resource} of pid {pid} ({comm})")
+            }
             Knob::File { path } => write!(f, "{}", path.display()),
             Knob::Net(n) => write!(f, "{n}"),
         }
     }
+}
+
+/// The kernel's rule for an interface name (dev_valid_name): 1 to 15 bytes, not `.` or
+/// `..`, no `/`, `:` or whitespace.
+pub fn is_iface_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() < 16
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
 }
 
 /// A knob, the value a profile wants for it, and why.

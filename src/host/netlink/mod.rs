@@ -9,6 +9,19 @@
 
 pub mod inet_diag;
 
+/// One qdisc as RTM_GETQDISC reports it, the shape both netlink backends (the kernel, and a
+/// fixture root's scripted double) answer in: handle and parent (`major << 16 | minor`;
+/// parent `0xFFFF_FFFF` is the root), kind, and TCA_OPTIONS as an opaque token — lowercase
+/// hex of the kernel's bytes on a live host, the description's text on a fixture — that
+/// replaying through the same backend restores.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcQdisc {
+    pub handle: u32,
+    pub parent: u32,
+    pub kind: String,
+    pub options: Option<String>,
+}
+
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 

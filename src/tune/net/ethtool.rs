@@ -1,11 +1,13 @@
 //! NIC channels, rings and interrupt coalescing over ethtool's generic netlink family
 //! (CHANNELS/RINGS/COALESCE _GET and _SET). The kernel sends only the attributes a device
 //! supports, so "absent" means "this device does not have it": no text parsing, no guessing.
+//! [`get`] and [`set`] go to the kernel on a live host and to the fixture's double below a
+//! fixture root (the Host's [`NetlinkBackend`]).
 
 use std::collections::BTreeMap;
 
-use crate::host::Host;
 use crate::host::netlink::{self as nl, Msg, NlError, Socket};
+use crate::host::{Host, NetlinkBackend};
 
 const GENL_ID_CTRL: u16 = 0x10;
 const CTRL_CMD_GETFAMILY: u8 = 3;
@@ -209,6 +211,36 @@ impl Ethtool {
     }
 }
 
+/// The values `iface` reports for `group`, from whichever netlink the Host has.
+pub fn get(host: &Host, iface: &str, group: Group) -> Result<Values, NlError> {
+    match host.netlink_backend()? {
+        NetlinkBackend::Fixture(double) => {
+            let mut values = Values::new();
+            for v in double.ethtool_get(iface, group.name())? {
+                let Some(p) = param(group, &v.name) else {
+                    continue;
+                };
+                values.insert(p.attr, v.value);
+                if let (Some(max_attr), Some(max)) = (p.max_attr, v.max) {
+                    values.insert(max_attr, max);
+                }
+            }
+            Ok(values)
+        }
+        _ => Ethtool::open(host)?.get(iface, group),
+    }
+}
+
+/// Sets one parameter of `iface`.
+pub fn set(host: &Host, iface: &str, param: Param, value: u32) -> Result<(), NlError> {
+    match host.netlink_backend()? {
+        NetlinkBackend::Fixture(double) => {
+            double.ethtool_set(iface, param.group.name(), param.name, value)
+        }
+        _ => Ethtool::open(host)?.set(iface, param, value),
+    }
+}
+
 /// A parameter's value as the profile and the journal write it: numbers, or on/off flags.
 pub fn format(param: Param, v: u32) -> String {
     if param.flag {
@@ -218,15 +250,49 @@ pub fn format(param: Param, v: u32) -> String {
     }
 }
 
-/// Parses a value for `param`; `None` when it is not one.
+/// Parses a value for `param`; `None` when it is not one. Flags (adaptive-rx, adaptive-tx)
+/// take on/off, true/false or 1/0 in any case; the rest are unsigned 32-bit numbers.
 pub fn parse(param: Param, text: &str) -> Option<u32> {
+    let text = text.trim();
     if param.flag {
-        match text {
+        match text.to_ascii_lowercase().as_str() {
             "on" | "1" | "true" => Some(1),
             "off" | "0" | "false" => Some(0),
             _ => None,
         }
     } else {
         text.parse().ok()
+    }
+}
+
+/// The comparable form of a value for `param`: "on"/"off" for flags, a number without
+/// leading zeros otherwise; text that is neither stays as it is for validation to name
+/// ("max" before it is resolved).
+pub fn normalize(param: Param, text: &str) -> String {
+    match parse(param, text) {
+        Some(v) => format(param, v),
+        None => text.trim().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_are_on_off_and_numbers_are_numbers() {
+        let adaptive = param(Group::Coalesce, "adaptive-rx").unwrap();
+        for on in ["on", "ON", "true", "1", " True "] {
+            assert_eq!(normalize(adaptive, on), "on", "{on}");
+        }
+        for off in ["off", "false", "0", "Off"] {
+            assert_eq!(normalize(adaptive, off), "off", "{off}");
+        }
+        assert_eq!(parse(adaptive, "2"), None);
+        let usecs = param(Group::Coalesce, "rx-usecs").unwrap();
+        assert_eq!(normalize(usecs, "08"), "8");
+        assert_eq!(parse(usecs, "on"), None);
+        assert_eq!(parse(usecs, "-1"), None);
+        assert_eq!(normalize(usecs, "max"), "max");
     }
 }

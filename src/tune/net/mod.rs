@@ -2,9 +2,11 @@
 //!
 //! Every knob reads and writes text, like a sysctl, so plan, apply, check, the journal and
 //! rollback treat them alike. Files (/sys/class/net, /proc/irq) go through the Host; NIC
-//! queues and qdiscs go over netlink, which only exists for a live host.
+//! queues and qdiscs go over the Host's netlink backend: the kernel on a live host, the
+//! scripted double of a fixture root that describes its devices.
 
 pub mod cpus;
+pub mod driver;
 pub mod ethtool;
 pub mod iface;
 pub mod qdisc;
@@ -21,14 +23,25 @@ use crate::tune::{ErrorKind, TuneError};
 
 pub use iface::irqbalance_running;
 
+fn is_none(v: &Option<String>) -> bool {
+    v.is_none()
+}
+
 /// One network setting of one interface (or IRQ).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "setting", rename_all = "kebab-case")]
 pub enum NetKnob {
     /// /sys/class/net/IF/tx_queue_len.
     TxQueueLen { iface: String },
-    /// The kind of the interface's root qdisc ("mq", "pfifo_fast", "noqueue", "fq", ...).
-    RootQdisc { iface: String },
+    /// The interface's qdisc tree ("pfifo_fast", "mq:fq_codel", see [`qdisc`]): the root, and
+    /// under an mq root the per-queue children. Compared by kinds; `restore` is the tree with
+    /// its options as the plan read it, which a write of the same kinds (rollback) puts back
+    /// exactly.
+    RootQdisc {
+        iface: String,
+        #[serde(default, skip_serializing_if = "is_none")]
+        restore: Option<String>,
+    },
     /// ethtool channels: rx, tx, other, combined.
     Channels { iface: String, param: String },
     /// ethtool rings: rx, rx-mini, rx-jumbo, tx.
@@ -63,7 +76,7 @@ impl NetKnob {
     pub fn iface(&self) -> &str {
         match self {
             NetKnob::TxQueueLen { iface }
-            | NetKnob::RootQdisc { iface }
+            | NetKnob::RootQdisc { iface, .. }
             | NetKnob::Channels { iface, .. }
             | NetKnob::Rings { iface, .. }
             | NetKnob::Coalesce { iface, .. }
@@ -104,16 +117,18 @@ impl NetKnob {
 
     pub fn read(&self, host: &Host) -> Result<String, TuneError> {
         if let Some(path) = self.file() {
-            return host
-                .read_string(&path)
-                .map(|s| self.normalize(&s))
-                .map_err(|e| self.file_error(e, None));
+            return match host.read_string(&path) {
+                Ok(s) => Ok(self.normalize(&s)),
+                Err(e) if e.is_not_found() && self.queue_to_come(host) => Ok("0".to_string()),
+                Err(e) => Err(self.file_error(e, None)),
+            };
         }
-        if let NetKnob::RootQdisc { iface } = self {
-            self.need_live(host)?;
+        if let NetKnob::RootQdisc { iface, .. } = self {
             host.check_fault("read", &self.fault_path())
                 .map_err(|e| self.file_error(e, None))?;
-            return qdisc::root_kind(host, iface).map_err(|e| self.nl_error(e, None));
+            return qdisc::read(host, iface)
+                .map(|t| t.kinds())
+                .map_err(|e| self.nl_error(e, None));
         }
         let (iface, param) = self.known_param()?;
         let values = self.ethtool_get(host, iface, param)?;
@@ -128,6 +143,32 @@ impl NetKnob {
                 ),
             )),
         }
+    }
+
+    /// A steering file of a queue that does not exist yet but will once channels grow (its
+    /// index is below the device's maximum): it starts as the kernel creates it, "0".
+    fn queue_to_come(&self, host: &Host) -> bool {
+        let (iface, queue, dir) = match self {
+            NetKnob::RpsCpus { iface, queue } | NetKnob::RpsFlowCnt { iface, queue } => {
+                (iface, *queue, "rx")
+            }
+            NetKnob::XpsCpus { iface, queue } => (iface, *queue, "tx"),
+            _ => return false,
+        };
+        let present = iface::queues(host, iface, dir);
+        if present.is_empty() || present.contains(&queue) {
+            return false;
+        }
+        let Ok(values) = ethtool::get(host, iface, ethtool::Group::Channels) else {
+            return false;
+        };
+        let max = |name: &str| {
+            ethtool::param(ethtool::Group::Channels, name)
+                .and_then(|p| p.max_attr)
+                .and_then(|a| values.get(&a).copied())
+                .unwrap_or(0)
+        };
+        queue < max(dir).saturating_add(max("combined"))
     }
 
     /// The device's maximum for a channels or rings parameter (what `max` means).
@@ -159,17 +200,20 @@ impl NetKnob {
     pub fn write(&self, host: &Host, value: &str) -> Result<(), TuneError> {
         let wanted = self.normalize(value);
         if let Some(path) = self.file() {
-            host.write_all_once(&path, format!("{wanted}\n").as_bytes())
+            // Masks go out in the kernel's 32-bit groups, as wide as it prints them.
+            let text = match self {
+                NetKnob::RpsCpus { .. } | NetKnob::XpsCpus { .. } => {
+                    match (cpus::parse_mask(&wanted), cpus::nr_cpu_ids(host)) {
+                        (Ok(set), Some(n)) => cpus::format_mask_width(&set, n),
+                        _ => wanted.clone(),
+                    }
+                }
+                _ => wanted.clone(),
+            };
+            host.write_all_once(&path, format!("{text}\n").as_bytes())
                 .map_err(|e| self.file_error(e, Some(&wanted)))?;
-        } else if let NetKnob::RootQdisc { iface } = self {
-            self.need_live(host)?;
-            host.check_fault("write", &self.fault_path())
-                .map_err(|e| self.file_error(e, Some(&wanted)))?;
-            write_root_qdisc(host, iface, &wanted).map_err(|e| self.nl_error(e, Some(&wanted)))?;
-            if wanted == qdisc::DEFAULT {
-                // The kernel picks the default kind; any root it attached is the restore.
-                return Ok(());
-            }
+        } else if let NetKnob::RootQdisc { iface, restore } = self {
+            return self.write_qdisc(host, iface, restore.as_deref(), &wanted);
         } else {
             let (iface, param) = self.known_param()?;
             let n = ethtool::parse(param, &wanted).ok_or_else(|| {
@@ -178,12 +222,9 @@ impl NetKnob {
                     format!("{self}: {wanted:?} is not a value for {}", param.name),
                 )
             })?;
-            self.need_live(host)?;
             host.check_fault("write", &self.fault_path())
                 .map_err(|e| self.file_error(e, Some(&wanted)))?;
-            let mut et = ethtool::Ethtool::open(host).map_err(|e| self.nl_error(e, None))?;
-            et.set(iface, param, n)
-                .map_err(|e| self.nl_error(e, Some(&wanted)))?;
+            ethtool::set(host, iface, param, n).map_err(|e| self.nl_error(e, Some(&wanted)))?;
         }
         let read_back = self.read(host)?;
         if read_back != wanted {
@@ -197,8 +238,44 @@ impl NetKnob {
         Ok(())
     }
 
-    /// The comparable form: CPU masks without commas and leading zeros, CPU lists as
-    /// ascending ranges, other values whitespace-normalised.
+    /// Writes a qdisc tree: the tree captured with its options when the kinds are the ones
+    /// asked for (a rollback), else the kinds; then reads it back.
+    fn write_qdisc(
+        &self,
+        host: &Host,
+        iface: &str,
+        restore: Option<&str>,
+        wanted: &str,
+    ) -> Result<(), TuneError> {
+        let invalid = |why: String| TuneError::new(ErrorKind::Invalid, format!("{self}: {why}"));
+        let mut target = qdisc::Tree::parse(wanted).map_err(invalid)?;
+        if let Some(full) = restore
+            && let Ok(captured) = qdisc::Tree::parse(full)
+            && captured.kinds() == target.kinds()
+        {
+            target = captured;
+        }
+        host.check_fault("write", &self.fault_path())
+            .map_err(|e| self.file_error(e, Some(wanted)))?;
+        qdisc::write(host, iface, &target).map_err(|e| self.nl_error(e, Some(wanted)))?;
+        let now = qdisc::read(host, iface).map_err(|e| self.nl_error(e, None))?;
+        if !now.satisfies(&target) {
+            return Err(TuneError::new(
+                ErrorKind::NotTaken,
+                format!(
+                    "{self}: asked for {} but the device shows {}; the kernel kept or attached another qdisc",
+                    target.kinds(),
+                    now.kinds()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The comparable form: CPU masks as bitmaps in the kernel's 32-bit groups, CPU lists as
+    /// ascending ranges, ethtool flags as on/off and numbers without leading zeros, RFS flow
+    /// counts rounded up to the power of two the kernel keeps, qdisc trees by kinds; other
+    /// values whitespace-normalised.
     pub fn normalize(&self, value: &str) -> String {
         match self {
             NetKnob::RpsCpus { .. } | NetKnob::XpsCpus { .. } => cpus::normalize_mask(value),
@@ -206,8 +283,51 @@ impl NetKnob {
                 Ok(set) if !set.is_empty() => cpus::format_list(&set),
                 _ => crate::host::sysctl::normalize(value),
             },
-            _ => crate::host::sysctl::normalize(value),
+            NetKnob::RpsFlowCnt { .. } => match value.trim().parse::<u32>() {
+                Ok(0) => "0".to_string(),
+                Ok(n) => n
+                    .checked_next_power_of_two()
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| n.to_string()),
+                Err(_) => crate::host::sysctl::normalize(value),
+            },
+            NetKnob::RootQdisc { .. } => match qdisc::Tree::parse(value) {
+                Ok(tree) => tree.kinds(),
+                Err(_) => crate::host::sysctl::normalize(value),
+            },
+            NetKnob::Channels { .. } | NetKnob::Rings { .. } | NetKnob::Coalesce { .. } => {
+                match self.ethtool_param() {
+                    Some((_, param)) => ethtool::normalize(param, value),
+                    None => crate::host::sysctl::normalize(value),
+                }
+            }
+            NetKnob::TxQueueLen { .. } => crate::host::sysctl::normalize(value),
         }
+    }
+
+    /// Whether `e`, from reading this knob, means the driver lacks the setting: an ethtool
+    /// parameter the device does not report (ethtool's "n/a"), or an ethtool operation its
+    /// driver does not implement (EOPNOTSUPP) — not a host without netlink.
+    pub fn driver_lacks(&self, host: &Host, e: &TuneError) -> bool {
+        let Some((iface, param)) = self.ethtool_param() else {
+            return false;
+        };
+        if e.kind != ErrorKind::Unsupported || host.netlink_backend().is_err() {
+            return false;
+        }
+        match ethtool::get(host, iface, param.group) {
+            Ok(values) => !values.contains_key(&param.attr),
+            Err(nl) => nl.errno == libc::EOPNOTSUPP,
+        }
+    }
+
+    /// Why the driver will refuse `value` although it reports the parameter, where the
+    /// kernel tells beforehand (see [`driver`]); the plan shows such a row as "unsupported
+    /// by this driver".
+    pub fn driver_refuses(&self, host: &Host, value: &str) -> Option<String> {
+        let (iface, param) = self.ethtool_param()?;
+        let n = ethtool::parse(param, value)?;
+        driver::refuses(host, iface, param, n)
     }
 
     /// Checks, without writing, that `value` is one this knob can take on this host: the
@@ -217,12 +337,23 @@ impl NetKnob {
         let invalid =
             |why: String| Err(TuneError::new(ErrorKind::Invalid, format!("{self}: {why}")));
         match self {
-            NetKnob::RootQdisc { .. } => {
-                if value == qdisc::DEFAULT {
-                    return Ok(());
+            NetKnob::RootQdisc { iface, .. } => {
+                let tree = qdisc::Tree::parse(&value)
+                    .or_else(|e| invalid(e).map(|_| Default::default()))?;
+                for node in tree.root.iter().chain(&tree.children) {
+                    check_qdisc(host, &node.kind)
+                        .map_err(|e| TuneError::new(e.kind, format!("{self}: {}", e.message)))?;
                 }
-                check_qdisc(host, &value)
-                    .map_err(|e| TuneError::new(e.kind, format!("{self}: {}", e.message)))
+                match qdisc::read(host, iface) {
+                    Ok(current) if current.foreign > 0 && !current.satisfies(&tree) => {
+                        invalid(format!(
+                            "the root {} has {} qdisc(s) and classes below it that hostperf cannot restore; it will not replace it (remove root_qdisc from the profile, or clear that tree first)",
+                            current.kinds(),
+                            current.foreign
+                        ))
+                    }
+                    _ => Ok(()),
+                }
             }
             NetKnob::RpsCpus { .. } | NetKnob::XpsCpus { .. } => {
                 let set =
@@ -251,11 +382,11 @@ impl NetKnob {
                     let expected = if param.flag { "on or off" } else { "a number" };
                     return invalid(format!("{value:?} is not {expected}"));
                 };
-                if param.max_attr.is_some() && host.is_live() {
-                    let max = self.maximum(host)?;
-                    if n > max {
-                        return invalid(format!("{n} is more than the device's maximum {max}"));
-                    }
+                if param.max_attr.is_some()
+                    && let Ok(max) = self.maximum(host)
+                    && n > max
+                {
+                    return invalid(format!("{n} is more than the device's maximum {max}"));
                 }
                 Ok(())
             }
@@ -271,20 +402,6 @@ impl NetKnob {
         })
     }
 
-    fn need_live(&self, host: &Host) -> Result<(), TuneError> {
-        if host.is_live() {
-            Ok(())
-        } else {
-            Err(TuneError::new(
-                ErrorKind::Unsupported,
-                format!(
-                    "{self}: needs netlink, which only reaches a live host (not the root {})",
-                    host.root().display()
-                ),
-            ))
-        }
-    }
-
     fn fault_path(&self) -> std::path::PathBuf {
         Path::new("/netlink").join(self.to_string().replace(' ', "/"))
     }
@@ -295,12 +412,9 @@ impl NetKnob {
         iface: &str,
         param: ethtool::Param,
     ) -> Result<ethtool::Values, TuneError> {
-        self.need_live(host)?;
         host.check_fault("read", &self.fault_path())
             .map_err(|e| self.file_error(e, None))?;
-        let mut et = ethtool::Ethtool::open(host).map_err(|e| self.nl_error(e, None))?;
-        et.get(iface, param.group)
-            .map_err(|e| self.nl_error(e, None))
+        ethtool::get(host, iface, param.group).map_err(|e| self.nl_error(e, None))
     }
 
     fn file_error(&self, e: HostError, value: Option<&str>) -> TuneError {
@@ -340,6 +454,7 @@ impl NetKnob {
             libc::EOPNOTSUPP | libc::ENODEV => ErrorKind::Unsupported,
             libc::EPERM | libc::EACCES => ErrorKind::NeedsPrivilege,
             libc::ENOENT if matches!(self, NetKnob::RootQdisc { .. }) => ErrorKind::Unsupported,
+            libc::EPROTO | libc::EIO => ErrorKind::Io,
             libc::EINVAL | libc::ERANGE | libc::ENOENT | libc::EBUSY => ErrorKind::Rejected,
             _ => ErrorKind::Io,
         };
@@ -360,7 +475,7 @@ impl fmt::Display for NetKnob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NetKnob::TxQueueLen { iface } => write!(f, "{iface} txqueuelen"),
-            NetKnob::RootQdisc { iface } => write!(f, "{iface} root qdisc"),
+            NetKnob::RootQdisc { iface, .. } => write!(f, "{iface} root qdisc"),
             NetKnob::Channels { iface, param } => write!(f, "{iface} channels {param}"),
             NetKnob::Rings { iface, param } => write!(f, "{iface} rings {param}"),
             NetKnob::Coalesce { iface, param } => write!(f, "{iface} coalesce {param}"),
@@ -371,24 +486,6 @@ impl fmt::Display for NetKnob {
                 write!(f, "irq {irq} smp_affinity_list ({iface})")
             }
         }
-    }
-}
-
-/// Replaces the root qdisc; restoring a kernel default kind that cannot be attached
-/// explicitly falls back to deleting the root, which makes the kernel attach its default.
-fn write_root_qdisc(host: &Host, iface: &str, kind: &str) -> Result<(), NlError> {
-    if kind == qdisc::DEFAULT {
-        return qdisc::delete_root(host, iface);
-    }
-    match qdisc::replace_root(host, iface, kind) {
-        Err(e) if matches!(kind, "mq" | "pfifo_fast" | "noqueue") => {
-            qdisc::delete_root(host, iface)?;
-            match qdisc::root_kind(host, iface) {
-                Ok(k) if k == kind => Ok(()),
-                _ => Err(e),
-            }
-        }
-        other => other,
     }
 }
 
@@ -489,7 +586,8 @@ pub fn check_congestion_control(host: &Host, algo: &str) -> Result<(), TuneError
 }
 
 /// The qdisc must exist in the kernel. Probed in a throwaway network namespace on a live
-/// host; a fixture root cannot be probed and passes.
+/// host; a fixture root answers from its description's `qdisc_kinds`, and passes when it
+/// has none.
 pub fn check_qdisc(host: &Host, kind: &str) -> Result<(), TuneError> {
     let valid = !kind.is_empty()
         && kind.len() < 16
@@ -500,10 +598,10 @@ pub fn check_qdisc(host: &Host, kind: &str) -> Result<(), TuneError> {
             format!("{kind:?} is not a qdisc name"),
         ));
     }
-    if !host.is_live() {
+    if kind == qdisc::DEFAULT {
         return Ok(());
     }
-    match qdisc::available(kind) {
+    match qdisc::available_on(host, kind) {
         qdisc::Availability::Yes => Ok(()),
         qdisc::Availability::No => Err(TuneError::new(
             ErrorKind::Unsupported,
