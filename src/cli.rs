@@ -255,6 +255,10 @@ pub struct DiagnoseArgs {
     /// Diagnose a capture made by `hostperf snapshot` instead of this host.
     #[arg(long, value_name = "FILE.tar.gz", conflicts_with = "root")]
     pub from: Option<PathBuf>,
+    /// Also probe this http:// or https:// URL from this host (repeatable) and add the
+    /// upstream-timeout and, for https, tls-handshake findings; see `hostperf probe`.
+    #[arg(long = "url", value_name = "URL", conflicts_with = "from")]
+    pub urls: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,12 @@ use crate::cli::{DiagnoseArgs, DiagnoseFormat, FailOn, Global};
 use crate::diagnose::{
     self, LogWindow, capture, config, model::Status, render, sample::Focus, source::Files,
 };
+use std::borrow::Cow;
+
+use crate::diagnose::model::Finding;
 use crate::exit::UsageError;
+use crate::probe::finding::{self, FindingStatus};
+use crate::probe::options::{ConnectionMode, ProbeOptions};
 use crate::report::{self, Style};
 
 use super::host;
@@ -62,7 +67,8 @@ pub fn run(g: &Global, args: &DiagnoseArgs) -> anyhow::Result<u8> {
             )));
         }
     }
-    let report = diagnose::evaluate(&selected, first.as_ref(), &last, &cfg, &focus, source);
+    let mut report = diagnose::evaluate(&selected, first.as_ref(), &last, &cfg, &focus, source);
+    report.findings.extend(probe_findings(&args.urls)?);
     for (f, path) in &args.outputs {
         report::write_file(path, &render::render(&report, format(*f), Style::FILE)?)?;
     }
@@ -76,6 +82,54 @@ pub fn run(g: &Global, args: &DiagnoseArgs) -> anyhow::Result<u8> {
         FailOn::Crit => Status::Crit,
     };
     Ok(diagnose::exit_code(&report, fail_on))
+}
+
+/// `--url`: probes each URL (three requests on new connections, as `hostperf probe -n 3
+/// --connections new` would) and turns the probe's verdicts into findings beside the
+/// host's own. A malformed URL is a usage error before anything is sent.
+fn probe_findings(urls: &[String]) -> anyhow::Result<Vec<Finding>> {
+    if urls.is_empty() {
+        return Ok(Vec::new());
+    }
+    let opts = ProbeOptions {
+        urls: urls.to_vec(),
+        count: 3,
+        connections: ConnectionMode::New,
+        ..ProbeOptions::default()
+    };
+    let probed = crate::probe::run(&opts)?;
+    let mut out = Vec::new();
+    for target in &probed.targets {
+        for pf in finding::findings(target) {
+            let Some(words) = finding::row_words(pf.id) else {
+                continue;
+            };
+            let mut notes: Vec<String> = vec![format!("probed {}", target.url)];
+            notes.extend(pf.evidence);
+            out.push(Finding {
+                id: pf.id,
+                title: words.title,
+                status: match pf.status {
+                    FindingStatus::Pass => Status::Pass,
+                    FindingStatus::Warn => Status::Warn,
+                    FindingStatus::Crit => Status::Crit,
+                    FindingStatus::Error => Status::Error,
+                },
+                partial: None,
+                summary: format!("{}: {}", target.url, pf.summary),
+                symptom: words.symptom,
+                question: words.question,
+                observed: Vec::new(),
+                evidence: Vec::new(),
+                kernel_log: Vec::new(),
+                confirm: Cow::Owned(pf.confirm),
+                log: Cow::Borrowed(words.log),
+                remediation: Cow::Owned(pf.remedy),
+                notes,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// A `--pid` or `--process` that names no process is a usage error, before any sampling.

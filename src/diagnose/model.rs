@@ -1,6 +1,8 @@
 //! What a check returns: a finding with its status, observed values, evidence and advice.
 //! Renderers (`render.rs`) turn these into text; nothing here reads the machine.
 
+use std::borrow::Cow;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -206,10 +208,10 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub kernel_log: Vec<String>,
     /// The command a human runs to confirm.
-    pub confirm: &'static str,
+    pub confirm: Cow<'static, str>,
     /// The log to look at.
-    pub log: &'static str,
-    pub remediation: &'static str,
+    pub log: Cow<'static, str>,
+    pub remediation: Cow<'static, str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
@@ -239,9 +241,9 @@ impl CheckInfo {
             observed: Vec::new(),
             evidence: Vec::new(),
             kernel_log: Vec::new(),
-            confirm: self.confirm,
-            log: self.log,
-            remediation: self.remediation,
+            confirm: Cow::Borrowed(self.confirm),
+            log: Cow::Borrowed(self.log),
+            remediation: Cow::Borrowed(self.remediation),
             notes: Vec::new(),
         }
     }
