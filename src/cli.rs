@@ -302,6 +302,12 @@ pub struct DiagnoseArgs {
     /// upstream-timeout and, for https, tls-handshake findings; see `hostperf probe`.
     #[arg(long = "url", value_name = "URL", conflicts_with = "from")]
     pub urls: Vec<String>,
+    /// Repeat every --interval until interrupted (Ctrl-C), like `watch`: on a terminal each
+    /// report replaces the last; in a pipe they follow one another (with -o json, one JSON
+    /// document each). --output files are rewritten each time. Stops when standard output
+    /// is closed, with the last report's exit status.
+    #[arg(long, conflicts_with = "from")]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]

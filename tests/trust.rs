@@ -772,13 +772,13 @@ fn a_fifo_a_link_or_a_bad_file_in_the_profile_dir_does_not_break_the_others() {
         "a FIFO hung the listing"
     );
     assert_eq!(code(&out), 0, "{}", describe(&out));
-    let names: Vec<String> = serde_json::from_str::<serde_json::Value>(&stdout(&out))
-        .unwrap()["profiles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_string())
-        .collect();
+    let names: Vec<String> =
+        serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()["profiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect();
     assert!(
         names.contains(&"good".to_string()) && names.contains(&"latency-profile".to_string()),
         "{names:?}"

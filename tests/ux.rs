@@ -5,6 +5,8 @@
 
 mod common;
 
+#[path = "ux/diagnose.rs"]
+mod diagnose;
 #[path = "ux/exit.rs"]
 mod exit;
 #[path = "ux/flags.rs"]
@@ -33,12 +35,18 @@ pub struct Host {
     pub state: tempfile::TempDir,
 }
 
-impl Host {
-    pub fn new() -> Host {
+impl Default for Host {
+    fn default() -> Host {
         Host {
             root: fixture_copy(),
             state: tempfile::tempdir().unwrap(),
         }
+    }
+}
+
+impl Host {
+    pub fn new() -> Host {
+        Host::default()
     }
 
     /// `--root ROOT --state-dir STATE ARGS...`
@@ -108,12 +116,21 @@ pub fn shell_quote(s: &str) -> String {
 /// person at a terminal would: (exit code, what the terminal showed, `\r` removed).
 /// `None` when `script` is missing.
 pub fn in_terminal(cols: usize, args: &[&str]) -> Option<(i32, String)> {
+    terminal(cols, args, "2>/dev/null")
+}
+
+/// Like [`in_terminal`], with standard error on the terminal too (progress, notes).
+pub fn in_terminal_with_stderr(cols: usize, args: &[&str]) -> Option<(i32, String)> {
+    terminal(cols, args, "")
+}
+
+fn terminal(cols: usize, args: &[&str], redirect: &str) -> Option<(i32, String)> {
     let quoted: Vec<String> = std::iter::once(bin())
         .chain(args.iter().copied())
         .map(shell_quote)
         .collect();
     let inner = format!(
-        "stty cols {cols} rows 500 2>/dev/null; exec {} 2>/dev/null",
+        "stty cols {cols} rows 500 2>/dev/null; exec {} {redirect}",
         quoted.join(" ")
     );
     let out = Command::new("script")

@@ -26,8 +26,17 @@ pub(crate) fn format(f: DiagnoseFormat) -> render::Format {
 
 pub fn run(g: &Global, args: &DiagnoseArgs) -> anyhow::Result<u8> {
     let interval = diagnose::check_interval(args.interval)?;
+    if args.watch && interval.is_zero() {
+        return Err(UsageError::new(
+            "--watch repeats every --interval: give one above 0 (the default is 2 seconds)",
+        ));
+    }
     let selected = diagnose::select(&args.checks)?;
     let cfg = config::load(args.config.as_deref())?;
+    let fail_on = match args.fail_on {
+        FailOn::Warn => Status::Warn,
+        FailOn::Crit => Status::Crit,
+    };
     let focus = Focus {
         pids: args.pids.clone(),
         names: args.processes.clone(),
@@ -35,53 +44,95 @@ pub fn run(g: &Global, args: &DiagnoseArgs) -> anyhow::Result<u8> {
     let window = LogWindow {
         lookback: args.since,
     };
-    let (first, last, source) = match &args.from {
-        Some(from) => {
-            let cap = capture::open(from).map_err(UsageError::new)?;
-            let two = cap.samples.len() > 1;
-            let mut needs = diagnose::needs_of(&selected, two, &cfg);
-            needs.procs |= !focus.is_empty();
-            let (first, last) = diagnose::capture_samples(&cap, &needs, &focus, window);
-            (first, last, format!("capture:{}", from.display()))
+    let watching = args.watch && Style::stdout().terminal;
+    loop {
+        let (first, last, source) = match &args.from {
+            Some(from) => {
+                let cap = capture::open(from).map_err(UsageError::new)?;
+                let two = cap.samples.len() > 1;
+                let mut needs = diagnose::needs_of(&selected, two, &cfg);
+                needs.procs |= !focus.is_empty();
+                let (first, last) = diagnose::capture_samples(&cap, &needs, &focus, window);
+                (first, last, format!("capture:{}", from.display()))
+            }
+            None => {
+                let host = host(g);
+                let source = match &g.root {
+                    Some(root) => format!("root:{}", root.display()),
+                    None => "live".to_string(),
+                };
+                check_focus(&host, &focus)?;
+                let needs = diagnose::needs_of(&selected, !interval.is_zero(), &cfg);
+                let _progress = (!interval.is_zero()).then(|| {
+                    report::progress(format!(
+                        "measuring {source} for {:.1} s (two samples)",
+                        interval.as_secs_f64()
+                    ))
+                });
+                let (first, last) = diagnose::take_samples(&host, &needs, &focus, interval, window);
+                (first, last, source)
+            }
+        };
+        if let Some(procs) = &last.procs
+            && args.from.is_some()
+        {
+            let missing = diagnose::missing_focus(&focus, procs);
+            if !missing.is_empty() {
+                return Err(UsageError::new(format!(
+                    "{} in the capture",
+                    missing.join("; ")
+                )));
+            }
         }
-        None => {
-            let host = host(g);
-            let source = match &g.root {
-                Some(root) => format!("root:{}", root.display()),
-                None => "live".to_string(),
-            };
-            check_focus(&host, &focus)?;
-            let needs = diagnose::needs_of(&selected, !interval.is_zero(), &cfg);
-            let (first, last) = diagnose::take_samples(&host, &needs, &focus, interval, window);
-            (first, last, source)
+        let mut report = diagnose::evaluate(&selected, first.as_ref(), &last, &cfg, &focus, source);
+        report.findings.extend(probe_findings(&args.urls)?);
+        log_findings(&report.findings);
+        let measured = crate::journal::rfc3339(now_secs());
+        if watching {
+            // Like watch(1): the screen shows the latest report only.
+            report::print(&format!(
+                "\x1b[H\x1b[2Jevery {:.1} s, Ctrl-C to stop; last measured {measured}\n",
+                interval.as_secs_f64(),
+            ))?;
+        } else if args.watch && args.format == DiagnoseFormat::Table {
+            // In a pipe the reports follow one another; each says when it was measured.
+            report::print(&format!("== measured {measured} ==\n"))?;
         }
-    };
-    if let Some(procs) = &last.procs
-        && args.from.is_some()
-    {
-        let missing = diagnose::missing_focus(&focus, procs);
-        if !missing.is_empty() {
-            return Err(UsageError::new(format!(
-                "{} in the capture",
-                missing.join("; ")
-            )));
+        super::deliver(args.format, &args.outputs, |f, style| {
+            render::render(&report, format(f), style)
+        })?;
+        let code = diagnose::exit_code(&report, fail_on);
+        if !args.watch || report::stdout_closed() {
+            return Ok(code);
+        }
+        tracing::info!(code, "watching: next report in one interval");
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+/// `-v`: each check's verdict and every number it judged, with its thresholds and where
+/// they come from.
+fn log_findings(findings: &[Finding]) {
+    for f in findings {
+        tracing::info!(check = %f.id, status = %f.status.as_str(), "{}", f.summary);
+        for o in &f.observed {
+            tracing::info!(
+                check = %f.id,
+                metric = %o.name,
+                value = o.value,
+                warn = ?o.warn,
+                crit = ?o.crit,
+                source = %o.threshold_source.unwrap_or("-"),
+                "judged"
+            );
         }
     }
-    let mut report = diagnose::evaluate(&selected, first.as_ref(), &last, &cfg, &focus, source);
-    report.findings.extend(probe_findings(&args.urls)?);
-    for (f, path) in &args.outputs {
-        report::write_file(path, &render::render(&report, format(*f), Style::FILE)?)?;
-    }
-    report::print(&render::render(
-        &report,
-        format(args.format),
-        Style::stdout(),
-    )?)?;
-    let fail_on = match args.fail_on {
-        FailOn::Warn => Status::Warn,
-        FailOn::Crit => Status::Crit,
-    };
-    Ok(diagnose::exit_code(&report, fail_on))
 }
 
 /// `--url`: probes each URL (three requests on new connections, as `hostperf probe -n 3

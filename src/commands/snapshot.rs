@@ -1,7 +1,5 @@
 //! `hostperf snapshot FILE.tar.gz`: capture everything diagnose reads, to attach to a ticket.
 
-use anyhow::Context;
-
 use crate::cli::{Global, SnapshotArgs};
 use crate::diagnose::{self, LogWindow};
 use crate::exit;
@@ -14,19 +12,26 @@ pub fn run(g: &Global, args: &SnapshotArgs) -> anyhow::Result<u8> {
     let window = LogWindow {
         lookback: args.since,
     };
-    let (manifest, bytes) = diagnose::snapshot_archive(&host, interval, window)?;
+    let (manifest, bytes) = {
+        let _progress = crate::report::progress(format!(
+            "capturing this host into {} ({:.1} s between two samples)",
+            args.file.display(),
+            interval.as_secs_f64()
+        ));
+        diagnose::snapshot_archive(&host, interval, window)?
+    };
     // The one writer for files outside the state directory (temp file O_EXCL|O_NOFOLLOW
-    // beside it, fsync, rename).
-    crate::host::write_durably(&args.file, &bytes)
-        .with_context(|| format!("cannot write {}", args.file.display()))?;
+    // beside it, fsync, rename); a missing directory is a usage error.
+    crate::report::write_bytes(&args.file, &bytes, "capture")?;
     let samples = match manifest.samples.len() {
         1 => "1 sample".to_string(),
         n => format!("{n} samples, {:.2} s apart", manifest.interval_secs),
     };
-    eprintln!(
-        "hostperf: wrote {} ({samples}, {} KiB)",
+    crate::report::note(format!(
+        "wrote {} ({samples}, {} KiB); `hostperf diagnose --from {}` reads it",
         args.file.display(),
-        bytes.len() / 1024
-    );
+        bytes.len() / 1024,
+        args.file.display()
+    ));
     Ok(exit::OK)
 }

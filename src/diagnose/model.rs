@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 /// Ordered from best to worst for `--fail-on`; `skip` and `error` sort separately.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -50,7 +50,7 @@ impl Status {
 }
 
 /// Units of an observed value; values are stored in base units (ratios, not percent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
     Count,
@@ -61,7 +61,7 @@ pub enum Unit {
 }
 
 /// A measured value with the thresholds it was judged against.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Observed {
     /// Metric stem (snake_case, unit suffix included), e.g. `ephemeral_port_use_ratio`.
     pub name: String,
@@ -73,13 +73,13 @@ pub struct Observed {
     pub crit: Option<f64>,
     /// Labels that identify what was measured (`cpu`, `device`, `port`, `pid`), never a
     /// measured value, e.g. `{"destination": "10.0.0.5:5432"}` or `{"pid": "1234"}`.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     /// Where the thresholds come from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold_source: Option<&'static str>,
     /// True when a value at or BELOW the thresholds is bad (e.g. MemAvailable).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lower_is_worse: bool,
 }
 
@@ -138,7 +138,7 @@ impl Observed {
 }
 
 /// Where a number came from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Evidence {
     /// A file (`/proc/net/netstat`) or `netlink:inet_diag`.
     pub source: String,
@@ -153,7 +153,7 @@ pub struct Evidence {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interval_secs: Option<f64>,
     /// True for a kernel counter that only grows (exported as `_total`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub counter: bool,
 }
 
@@ -186,7 +186,7 @@ impl Evidence {
 }
 
 /// Everything a check says about one cause.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Finding {
     pub id: &'static str,
     /// The cause in a few words, e.g. "Ephemeral ports running out".
@@ -205,14 +205,14 @@ pub struct Finding {
     pub observed: Vec<Observed>,
     pub evidence: Vec<Evidence>,
     /// Kernel log messages of the window that name this cause, oldest first.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kernel_log: Vec<String>,
     /// The command a human runs to confirm.
     pub confirm: Cow<'static, str>,
     /// The log to look at.
     pub log: Cow<'static, str>,
     pub remediation: Cow<'static, str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
 
@@ -268,7 +268,7 @@ impl Finding {
 }
 
 /// The whole report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub schema_version: u32,
     pub hostperf_version: &'static str,

@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use comfy_table::{Cell, Color};
+use comfy_table::Color;
 
+use crate::report::table::{Cell as TableCell, Grid, Role, hanging};
 use crate::report::{Style, prom_label};
 
 use super::metrics;
@@ -104,54 +105,72 @@ fn status_text(f: &Finding) -> String {
 /// The default human output: one table, worst first, then details for every finding that
 /// is not a plain pass.
 pub fn table(report: &Report, style: Style) -> String {
-    let mut t = style.table(&["STATUS", "CHECK", "SUMMARY"]);
+    let mut t = Grid::new(&[
+        ("STATUS", Role::Value),
+        ("CHECK", Role::Name),
+        ("SUMMARY", Role::Detail),
+    ]);
     let findings = sorted(&report.findings);
     for f in &findings {
-        let status = style.coloured(&status_text(f), status_colour(f.status));
-        t.add_row(vec![status, Cell::new(f.id), Cell::new(&f.summary)]);
+        t.row(vec![
+            TableCell::coloured(status_text(f), status_colour(f.status)),
+            f.id.into(),
+            f.summary.as_str().into(),
+        ]);
     }
-    let mut out = crate::report::render(&t);
+    let mut out = t.render(style);
+    let line = |out: &mut String, indent: usize, text: String| {
+        out.push_str(&hanging(&text, indent, style));
+        out.push('\n');
+    };
     if report.interval_secs > 0.0 {
-        let _ = writeln!(
-            out,
-            "interval: {:.2} s; source: {}",
-            report.interval_secs, report.source
+        line(
+            &mut out,
+            2,
+            format!(
+                "interval: {:.2} s; source: {}",
+                report.interval_secs, report.source
+            ),
         );
     } else {
-        let _ = writeln!(out, "one sample (--interval 0); source: {}", report.source);
+        line(
+            &mut out,
+            2,
+            format!("one sample (--interval 0); source: {}", report.source),
+        );
     }
+    // Labelled lines wrap under their text, which starts at column 15.
+    const AT: usize = 15;
     for f in findings.iter().filter(|f| {
         matches!(f.status, Status::Crit | Status::Warn | Status::Error) || f.partial.is_some()
     }) {
-        let _ = writeln!(
-            out,
-            "\n[{}] {} ({}): {}",
-            status_text(f),
-            f.title,
-            f.id,
-            f.summary
+        out.push('\n');
+        line(
+            &mut out,
+            2,
+            format!("[{}] {} ({}): {}", status_text(f), f.title, f.id, f.summary),
         );
         if let Some(p) = &f.partial {
-            let _ = writeln!(out, "  partial:     {p}");
+            line(&mut out, AT, format!("  partial:     {p}"));
         }
-        let _ = writeln!(out, "  symptom:     {}", f.symptom);
-        let _ = writeln!(out, "  answers:     {}", f.question);
+        line(&mut out, AT, format!("  symptom:     {}", f.symptom));
+        line(&mut out, AT, format!("  answers:     {}", f.question));
         for o in &f.observed {
             let mark = match o.judge() {
                 Status::Pass => " ",
                 _ => "!",
             };
-            let _ = writeln!(out, "  {mark} {}", observed_line(o));
+            line(&mut out, 4, format!("  {mark} {}", observed_line(o)));
         }
         for l in &f.kernel_log {
-            let _ = writeln!(out, "  kernel log:  {l}");
+            line(&mut out, AT, format!("  kernel log:  {l}"));
         }
         for n in &f.notes {
-            let _ = writeln!(out, "  note:        {n}");
+            line(&mut out, AT, format!("  note:        {n}"));
         }
-        let _ = writeln!(out, "  confirm:     {}", f.confirm);
-        let _ = writeln!(out, "  log:         {}", f.log);
-        let _ = writeln!(out, "  fix:         {}", f.remediation);
+        line(&mut out, AT, format!("  confirm:     {}", f.confirm));
+        line(&mut out, AT, format!("  log:         {}", f.log));
+        line(&mut out, AT, format!("  fix:         {}", f.remediation));
     }
     out
 }

@@ -162,6 +162,32 @@ pub fn note(text: impl std::fmt::Display) {
     }
 }
 
+/// A spinner on standard error while a command waits or captures: only when standard
+/// error is a terminal and without `--quiet`. It disappears when dropped.
+pub struct Progress(Option<indicatif::ProgressBar>);
+
+/// Starts a [`Progress`] saying `message`, with the time elapsed.
+pub fn progress(message: impl Into<String>) -> Progress {
+    if quiet() || !io::stderr().is_terminal() {
+        return Progress(None);
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar.set_message(message.into());
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    Progress(Some(bar))
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// A warning on standard error, once: what the operator should act on or know went
 /// differently than asked. Shown with `--quiet` too.
 pub fn warn(text: impl std::fmt::Display) {
@@ -174,8 +200,13 @@ pub fn warn(text: impl std::fmt::Display) {
 /// planted there is never followed. The directory must exist. A path the operator got
 /// wrong (missing directory, no permission, not a directory) is a usage error (exit 2).
 pub fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
-    crate::host::write_durably(path, text.as_bytes()).map_err(|e| {
-        let msg = format!("cannot write report {}: {e}", path.display());
+    write_bytes(path, text.as_bytes(), "report")
+}
+
+/// [`write_file`] for any bytes; `what` names them in the error ("report", "capture").
+pub fn write_bytes(path: &Path, bytes: &[u8], what: &str) -> anyhow::Result<()> {
+    crate::host::write_durably(path, bytes).map_err(|e| {
+        let msg = format!("cannot write {what} {}: {e}", path.display());
         match e.kind() {
             io::ErrorKind::NotFound
             | io::ErrorKind::PermissionDenied

@@ -68,6 +68,11 @@ pub fn all() -> Vec<(&'static str, &'static str, Schema)> {
             schema::<ProfilesDiffDoc>("hostperf profiles diff"),
         ),
         (
+            "diagnose",
+            "hostperf diagnose -o json",
+            schema::<crate::diagnose::model::Report>("hostperf diagnose"),
+        ),
+        (
             "probe",
             "hostperf probe URL -o json",
             schema::<crate::probe::model::ProbeReport>("hostperf probe"),

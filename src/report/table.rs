@@ -219,15 +219,14 @@ impl Grid {
             if text.text.trim().is_empty() {
                 continue;
             }
-            let mut below = fixed_table(&[detail_width], style);
-            if let Some(column) = below.column_mut(0) {
-                column.set_padding((indent as u16, 0));
-                column.set_constraint(ColumnConstraint::Absolute(Width::Fixed(
-                    (detail_width + indent) as u16,
-                )));
+            let pad = " ".repeat(indent);
+            let options = textwrap::Options::new(indent + detail_width)
+                .initial_indent(&pad)
+                .subsequent_indent(&pad);
+            for line in textwrap::wrap(&text.text, &options) {
+                out.push_str(line.trim_end());
+                out.push('\n');
             }
-            below.add_row(cells(std::slice::from_ref(text), style));
-            out.push_str(&trimmed(&below));
         }
         out
     }
@@ -236,27 +235,29 @@ impl Grid {
 /// Prose for standard output (a summary line, a note among the data) wrapped at spaces to
 /// the style's width, each continuation indented two spaces; unchanged without a width.
 pub fn prose(text: &str, style: Style) -> String {
+    hanging(text, 2, style)
+}
+
+/// Like [`prose`], with continuation lines indented `indent` columns: for labelled lines
+/// such as `  fix:         Find what uses the CPU ...`, pass the column the text starts at.
+/// Words are never broken (a path longer than the width stays whole).
+pub fn hanging(text: &str, indent: usize, style: Style) -> String {
     let Some(width) = style.width else {
         return text.to_string();
     };
+    let pad = " ".repeat(indent.min(width / 2));
+    let options = textwrap::Options::new(width)
+        .subsequent_indent(&pad)
+        .break_words(false);
     let mut out = String::new();
     for line in text.lines() {
-        if line.width() <= width {
-            out.push_str(line);
+        for wrapped in textwrap::wrap(line, &options) {
+            out.push_str(wrapped.trim_end());
             out.push('\n');
-            continue;
         }
-        let mut table = fixed_table(&[width.saturating_sub(2).max(MIN_DETAIL / 2)], style);
-        if let Some(column) = table.column_mut(0) {
-            column.set_padding((2, 0));
-            column.set_constraint(ColumnConstraint::Absolute(Width::Fixed(
-                width.max(MIN_DETAIL / 2 + 2).min(usize::from(u16::MAX)) as u16,
-            )));
+        if line.is_empty() {
+            out.push('\n');
         }
-        table.add_row(vec![line]);
-        let wrapped = trimmed(&table);
-        // The first line starts at the margin, the rest are indented.
-        out.push_str(wrapped.strip_prefix("  ").unwrap_or(&wrapped));
     }
     if !text.ends_with('\n') && out.ends_with('\n') {
         out.pop();
@@ -272,26 +273,12 @@ fn indent(widths: &[usize], detail: usize) -> usize {
     }
 }
 
-/// Lines `text` takes wrapped at spaces to `width` (a word longer than the width is
-/// broken, as comfy-table does).
+/// Lines `text` takes wrapped to `width`.
 fn wrapped_lines(text: &str, width: usize) -> usize {
-    let width = width.max(1);
-    let mut lines = 0;
-    let mut used = 0;
-    for word in text.split_whitespace() {
-        let w = word.width();
-        if used > 0 && used + 1 + w <= width {
-            used += 1 + w;
-        } else {
-            lines += 1;
-            used = w;
-            while used > width {
-                lines += 1;
-                used -= width;
-            }
-        }
+    if text.trim().is_empty() {
+        return 0;
     }
-    lines
+    textwrap::wrap(text, width.max(1)).len()
 }
 
 /// A borderless comfy-table whose columns are exactly `widths` wide, `GAP` apart. It

@@ -44,7 +44,7 @@ fn published_schemas_are_current() {
     }
 }
 
-fn validate(name: &str, out: &Output) {
+pub fn validate(name: &str, out: &Output) {
     let path = schemas_dir().join(format!("{name}.json"));
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
