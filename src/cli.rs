@@ -6,9 +6,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Tune Linux hosts that serve latency-sensitive APIs, and diagnose them when they misbehave.
 ///
-/// Exit codes (all commands): 0 success / no drift; 1 drift, findings, or a failed operation;
-/// 2 usage or configuration error (nothing was changed); 3 something required could not be
-/// evaluated.
+/// Exit codes (all commands): 0 success (no drift, no findings); 1 drift, findings, profiles
+/// that differ, or a failed operation; 2 usage or configuration error (nothing was changed);
+/// 3 something required could not be evaluated. A closed standard output (`| head`) keeps
+/// the code.
 #[derive(Debug, Parser)]
 #[command(
     name = "hostperf",
@@ -62,13 +63,14 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List the available profiles, or show one fully resolved.
+    /// List the available profiles, show one fully resolved, or compare two key by key.
     Profiles(ProfilesArgs),
     /// Show what applying a profile would change: current value, desired value, action.
     Plan(PlanArgs),
     /// Apply a profile all or nothing: validate, snapshot the old values, write, verify.
     Apply(ApplyArgs),
-    /// Does the host match a profile? Exit 0 on match, 1 on drift. For CI preflight.
+    /// Does the host match a profile? Exit 0 on match, 1 on drift, 3 when a required setting
+    /// cannot be read. For CI preflight.
     #[command(visible_alias = "verify")]
     Check(CheckArgs),
     /// Restore the values saved before an apply (the latest one by default).

@@ -10,7 +10,6 @@ use super::{deliver, host, load_profile, targets, tell};
 pub fn run(g: &Global, args: &CheckArgs) -> anyhow::Result<u8> {
     let host = host(g);
     let profile = load_profile(g, &args.profile)?;
-    tracing::info!(profile = %profile.name, source = %profile.source, "checking");
     let mut plan = Plan::build(&host, &profile, &targets(&args.targets), Purpose::Check)?;
     crate::rules::apply(&host, &profile, &mut plan);
     super::plan::log_decisions(&plan);

@@ -89,11 +89,18 @@ pub(crate) fn interrupted_warning(s: &crate::journal::Snapshot) -> String {
 
 pub(crate) fn load_profile(g: &Global, selector: &ProfileSelector) -> anyhow::Result<Profile> {
     let catalog = Catalog::new(&g.profile_dir);
-    match (&selector.file, &selector.name) {
+    let profile = match (&selector.file, &selector.name) {
         (Some(path), _) => catalog.load_file(path),
         (None, Some(name)) => catalog.load(name),
         (None, None) => Err(UsageError::new("name a profile, or pass --file PATH")),
-    }
+    }?;
+    tracing::info!(
+        profile = %profile.name,
+        source = %profile.source,
+        includes = %profile.resolved_from.join(", "),
+        "profile loaded"
+    );
+    Ok(profile)
 }
 
 pub(crate) fn targets(args: &TargetArgs) -> Targets {

@@ -12,7 +12,6 @@ use super::{deliver, host, interrupted_warnings, journal, load_profile, targets,
 pub fn run(g: &Global, args: &PlanArgs) -> anyhow::Result<u8> {
     let host = host(g);
     let profile = load_profile(g, &args.profile)?;
-    tracing::info!(profile = %profile.name, source = %profile.source, "planning");
     let mut plan = Plan::build(&host, &profile, &targets(&args.targets), Purpose::Apply)?;
     crate::rules::apply(&host, &profile, &mut plan);
     plan.warnings.extend(interrupted_warnings(&journal(g)));

@@ -80,7 +80,15 @@ impl Selector {
             Selector::DefaultRoute => physical_only(host, default_route(host)?, &mut notes),
         };
         if picked.is_empty() {
-            notes.push(format!("{self} matches no physical interface on this host"));
+            let why = match self {
+                Selector::DefaultRoute => {
+                    " (no default route here, or it leaves through a virtual interface, as in a network namespace or container)"
+                }
+                _ => "",
+            };
+            notes.push(format!(
+                "{self} matches no physical interface on this host{why}: the profile's settings for it are left out"
+            ));
         }
         Ok((picked, notes))
     }
