@@ -8,10 +8,12 @@
 //!   qdiscs, steering and IRQs) as knobs that can be read and written.
 //! - `plan`, `apply`, `journal`, `persist`: the change pipeline.
 //! - `diagnose`: measured checks for the fault lines.
+//! - `bench`: what a profile does to latency and throughput, measured in throwaway namespaces.
 //! - `report`: renderers, data in and text out.
 //! - `commands`: one module per subcommand, gluing the above.
 
 pub mod apply;
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod commands;

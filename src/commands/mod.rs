@@ -2,6 +2,7 @@
 //! pick the exit code. Nothing else lives here.
 
 mod apply;
+mod bench;
 mod check;
 mod plan;
 mod profiles;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Show(args) => show::run(g, args),
         Command::Diagnose(args) => diagnose::run(g, args),
         Command::Snapshot(args) => diagnose::snapshot(g, args),
+        Command::Bench(args) => bench::run(g, args),
     }
 }
 
