@@ -33,6 +33,8 @@ pub struct TcpCounters {
     pub attempt_fails: u64,
     /// Tcp EstabResets: established connections reset.
     pub estab_resets: u64,
+    /// TcpExt BusyPollRxPackets: packets received by busy polling instead of interrupts.
+    pub busy_poll_rx: u64,
     /// sockstat TCP tw: sockets in TIME_WAIT (a level).
     pub time_wait: u64,
 }
@@ -51,6 +53,7 @@ impl TcpCounters {
             syn_retransmits: after.syn_retransmits.saturating_sub(before.syn_retransmits),
             attempt_fails: after.attempt_fails.saturating_sub(before.attempt_fails),
             estab_resets: after.estab_resets.saturating_sub(before.estab_resets),
+            busy_poll_rx: after.busy_poll_rx.saturating_sub(before.busy_poll_rx),
             time_wait: after.time_wait,
         }
     }
@@ -102,6 +105,7 @@ pub fn tcp_here(host: &Host) -> TcpCounters {
         c.syn_queue_drops = field(&t, "TcpExt", "TCPReqQFullDrop");
         c.syncookies_sent = field(&t, "TcpExt", "SyncookiesSent");
         c.syn_retransmits = field(&t, "TcpExt", "TCPSynRetrans");
+        c.busy_poll_rx = field(&t, "TcpExt", "BusyPollRxPackets");
     }
     if let Some(t) = host
         .read("/proc/thread-self/net/snmp")

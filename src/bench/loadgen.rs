@@ -64,6 +64,9 @@ pub struct LoadConfig {
     /// A bulk download (GET /bulk) beside the requests for the whole run.
     pub bulk: bool,
     pub path: &'static str,
+    /// Put each connection in delayed-ACK mode before every request (TCP_QUICKACK 0), as a
+    /// busy keep-alive client is: the kernel then delays the ACK of a partial response.
+    pub delayed_ack: bool,
     /// The server thread's CPU clock, read at the start and end of the window.
     pub server_clock: Option<libc::clockid_t>,
 }
@@ -130,7 +133,7 @@ pub struct LoadResult {
     pub due: u64,
     /// Of those, answered with 2xx.
     pub ok: u64,
-    /// 2xx responses completed inside the window, per second of window.
+    /// 2xx responses completed inside the window (whenever they were due), per second.
     pub achieved_rps: f64,
     /// Latency from due time to the complete response, microseconds (successes only).
     pub latency: Histogram<u64>,
@@ -368,7 +371,7 @@ async fn worker(shared: Rc<Shared>, config: LoadConfig) {
         Ok(t) => Some(t),
         Err(_) => None,
     };
-    let mut conn: Option<SendRequest<Empty<Bytes>>> = None;
+    let mut conn: Option<Conn> = None;
     let s = shared.schedule;
     loop {
         if shared.stop.load(Ordering::Relaxed) {
@@ -395,13 +398,13 @@ async fn worker(shared: Rc<Shared>, config: LoadConfig) {
         }
         match outcome {
             Ok(()) => {
-                shared.ok.set(shared.ok.get() + u64::from(measured));
+                if done >= s.measure_from && done < s.end {
+                    shared.ok_in_window.set(shared.ok_in_window.get() + 1);
+                }
                 if measured {
+                    shared.ok.set(shared.ok.get() + 1);
                     let us = done.saturating_duration_since(due).as_micros() as u64;
                     let _ = shared.latency.borrow_mut().record(us.clamp(1, 60_000_000));
-                    if done < s.end {
-                        shared.ok_in_window.set(shared.ok_in_window.get() + 1);
-                    }
                 }
             }
             Err((kind, message)) => {
@@ -416,14 +419,33 @@ async fn worker(shared: Rc<Shared>, config: LoadConfig) {
     }
 }
 
-async fn one_request(
-    conn: &mut Option<SendRequest<Empty<Bytes>>>,
-    config: &LoadConfig,
-) -> Result<(), (Kind, String)> {
-    if conn.as_ref().is_none_or(|c| c.is_closed()) {
+/// A client connection: hyper's sender and the socket's descriptor (for socket options; the
+/// connection task owns the socket).
+struct Conn {
+    sender: SendRequest<Empty<Bytes>>,
+    fd: std::os::fd::RawFd,
+}
+
+async fn one_request(conn: &mut Option<Conn>, config: &LoadConfig) -> Result<(), (Kind, String)> {
+    if conn.as_ref().is_none_or(|c| c.sender.is_closed()) {
         *conn = Some(connect(config).await?);
     }
-    let sender = conn.as_mut().expect("set above");
+    let conn = conn.as_mut().expect("set above");
+    if config.delayed_ack {
+        let off: libc::c_int = 0;
+        // SAFETY: the descriptor belongs to this open connection (checked not closed
+        // above); the option value is a c_int.
+        unsafe {
+            libc::setsockopt(
+                conn.fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_QUICKACK,
+                &off as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    let sender = &mut conn.sender;
     let request = hyper::Request::get(config.path)
         .header(hyper::header::HOST, "bench")
         .body(Empty::<Bytes>::new())
@@ -458,7 +480,7 @@ async fn one_request(
     }
 }
 
-async fn connect(config: &LoadConfig) -> Result<SendRequest<Empty<Bytes>>, (Kind, String)> {
+async fn connect(config: &LoadConfig) -> Result<Conn, (Kind, String)> {
     let socket = tokio::net::TcpSocket::new_v4().map_err(|e| io_kind(&e, false))?;
     let stream =
         match tokio::time::timeout(config.connect_timeout, socket.connect(config.target.into()))
@@ -477,20 +499,21 @@ async fn connect(config: &LoadConfig) -> Result<SendRequest<Empty<Bytes>>, (Kind
             }
         };
     let _ = stream.set_nodelay(true);
+    let fd = stream.as_raw_fd();
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| hyper_kind(&e))?;
     tokio::task::spawn_local(async move {
         let _ = connection.await;
     });
-    Ok(sender)
+    Ok(Conn { sender, fd })
 }
 
 /// The bulk download: one connection reading /bulk until the window ends.
 async fn bulk(shared: Rc<Shared>, config: LoadConfig) {
     let s = shared.schedule;
     tokio::time::sleep_until(s.start.into()).await;
-    let Ok(mut sender) = connect(&config).await else {
+    let Ok(Conn { mut sender, .. }) = connect(&config).await else {
         return;
     };
     let request = hyper::Request::get("/bulk")

@@ -379,6 +379,7 @@ impl Ctx<'_> {
             response_timeout: scenario::RESPONSE_TIMEOUT,
             bulk: arm.bulk,
             path: "/",
+            delayed_ack: arm.delayed_ack,
             server_clock: Some(server.clock()),
         };
         let host = Host::live();
@@ -390,9 +391,19 @@ impl Ctx<'_> {
         let server_counters =
             counters::TcpCounters::delta(&server_before, &counters::tcp(&bed.server)?);
         let softnet = counters::Softnet::delta(&softnet_before, &counters::softnet(&host));
+        let busy_polling = server.busy_poll_note.is_some();
         server.stop();
         if self.stop.load(Ordering::Relaxed) {
             return Err(anyhow!("interrupted"));
+        }
+        if busy_polling && server_counters.busy_poll_rx == 0 {
+            let note = "busy polling never received a packet (TcpExt BusyPollRxPackets stayed \
+                        0): the veth offered it nothing to poll, so its price and benefit show \
+                        only on a NIC whose driver supports busy polling"
+                .to_string();
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
         }
         Ok(RunReport::new(&load, client, server_counters, softnet))
     }

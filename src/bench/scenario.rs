@@ -43,6 +43,8 @@ pub struct Arm {
     pub bulk: bool,
     /// The bottleneck queue's depth for this arm (routed testbeds), bytes.
     pub queue_bytes: Option<u32>,
+    /// The client keeps its connections in delayed-ACK mode (TCP_QUICKACK 0 per request).
+    pub delayed_ack: bool,
 }
 
 /// One scenario.
@@ -106,6 +108,7 @@ fn arm(name: &'static str, what: &'static str) -> Arm {
         arrival: Arrival::Constant,
         bulk: false,
         queue_bytes: None,
+        delayed_ack: false,
     }
 }
 
@@ -179,7 +182,8 @@ fn build(name: &str, loss_based_cc: &str) -> Scenario {
         },
         "bufferbloat" => {
             let request_flow = |name, what, packets: u32| Arm {
-                connections: 4,
+                // Enough workers for 50 req/s at seconds of queueing delay.
+                connections: 256,
                 bulk: true,
                 queue_bytes: Some(packets * FRAME_BYTES),
                 ..arm(name, what)
@@ -254,7 +258,7 @@ fn build(name: &str, loss_based_cc: &str) -> Scenario {
                     )
                 },
             ],
-            default_rate: 20000.0,
+            default_rate: 50000.0,
             keys: &[
                 "net.ipv4.tcp_slow_start_after_idle",
                 "net.ipv4.tcp_fastopen",
@@ -269,26 +273,31 @@ fn build(name: &str, loss_based_cc: &str) -> Scenario {
                 split_write: true,
                 ..ServerConfig::default()
             };
+            let busy_client = |name, what, server| Arm {
+                server,
+                delayed_ack: true,
+                ..arm(name, what)
+            };
             Scenario {
                 name: "nodelay",
                 title: "Small responses written in two parts, with and without TCP_NODELAY",
                 question: "The server writes each 200-byte response in two writes (headers and \
                            half the body, then the rest), as frameworks that flush headers \
                            early do. Without TCP_NODELAY, Nagle's algorithm holds the second \
-                           write until the first is acknowledged, and the client delays that \
-                           acknowledgement (up to 40 ms). TCP_NODELAY is the application's \
-                           choice; no sysctl of the profile changes it.",
+                           write until the first is acknowledged, and a client in interactive \
+                           (delayed-ACK) mode, as a busy keep-alive client is, delays that \
+                           acknowledgement up to 40 ms. The generator keeps its connections in \
+                           that mode (TCP_QUICKACK 0 before each request). TCP_NODELAY is the \
+                           application's choice; no sysctl of the profile changes it.",
                 topology: pair,
                 start: Vec::new(),
                 arms: vec![
-                    Arm {
-                        server: split(true),
-                        ..arm("nodelay-on", "server sets TCP_NODELAY")
-                    },
-                    Arm {
-                        server: split(false),
-                        ..arm("nodelay-off", "Nagle's algorithm on (the socket default)")
-                    },
+                    busy_client("nodelay-on", "server sets TCP_NODELAY", split(true)),
+                    busy_client(
+                        "nodelay-off",
+                        "Nagle's algorithm on (the socket default)",
+                        split(false),
+                    ),
                 ],
                 default_rate: 100.0,
                 keys: &[],

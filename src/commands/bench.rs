@@ -123,6 +123,7 @@ fn target(
         response_timeout: bench::scenario::RESPONSE_TIMEOUT,
         bulk: false,
         path: "/",
+        delayed_ack: false,
         server_clock: None,
     };
     let load = bench::loadgen::run_here(&config, stop.clone())?;
