@@ -8,6 +8,8 @@ for tool in ip:iproute2 ss:iproute2 ethtool:ethtool setpriv:util-linux flock:uti
             unshare:util-linux netstat:net-tools python3:python3 sysctl:procps; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
 done
+# The bench plot test draws text with a TrueType font.
+ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1 || missing+=(fonts-dejavu-core)
 if ((${#missing[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
         apt-get update -qq

@@ -227,6 +227,20 @@ fn keepalive_achieves_more_than_a_connection_per_request() {
     ) else {
         return;
     };
+    // What a namespace can show of the profile, and what it cannot.
+    let reach = |key: &str| {
+        report["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .map(|r| r["reach"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("{key} not in {}", report["settings"]))
+    };
+    assert_eq!(reach("net.ipv4.tcp_tw_reuse"), "in-effect");
+    assert_eq!(reach("vm.swappiness"), "host-wide");
+    assert_eq!(reach("fs.file-max"), "host-wide");
+    assert_eq!(reach("net.core.busy_read"), "emulated");
     for phase in ["baseline", "profile"] {
         let keep = num(&run(&report, 0, phase)["achieved_rps"]);
         let fresh = num(&run(&report, 1, phase)["achieved_rps"]);

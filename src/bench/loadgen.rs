@@ -367,10 +367,7 @@ async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
 }
 
 async fn worker(shared: Rc<Shared>, config: LoadConfig) {
-    let mut timer = match Timer::new() {
-        Ok(t) => Some(t),
-        Err(_) => None,
-    };
+    let mut timer = Timer::new().ok();
     let mut conn: Option<Conn> = None;
     let s = shared.schedule;
     loop {
@@ -531,12 +528,12 @@ async fn bulk(shared: Rc<Shared>, config: LoadConfig) {
         }
         match tokio::time::timeout(s.end - now, body.frame()).await {
             Ok(Some(Ok(frame))) => {
-                if Instant::now() >= s.measure_from {
-                    if let Some(data) = frame.data_ref() {
-                        shared
-                            .bulk_bytes
-                            .set(shared.bulk_bytes.get() + data.len() as u64);
-                    }
+                if Instant::now() >= s.measure_from
+                    && let Some(data) = frame.data_ref()
+                {
+                    shared
+                        .bulk_bytes
+                        .set(shared.bulk_bytes.get() + data.len() as u64);
                 }
             }
             _ => return,
@@ -641,5 +638,61 @@ impl Timer {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule(rate: f64, burst: u64, every_ms: u64) -> Schedule {
+        let start = Instant::now();
+        Schedule {
+            start,
+            measure_from: start + Duration::from_secs(1),
+            end: start + Duration::from_secs(3),
+            period_ns: 1e9 / rate,
+            burst,
+            every: Duration::from_millis(every_ms),
+        }
+    }
+
+    #[test]
+    fn constant_rate_spaces_requests_evenly_and_counts_the_window() {
+        let s = schedule(1000.0, 1, 0);
+        assert_eq!(s.due(0), s.start);
+        assert_eq!(s.due(1000), s.start + Duration::from_secs(1));
+        assert_eq!(s.due(1500), s.start + Duration::from_millis(1500));
+        // Due at 1.000 s .. 2.999 s: 2000 requests.
+        assert_eq!(s.due_in_window(), 2000);
+    }
+
+    #[test]
+    fn bursts_share_one_due_time() {
+        let s = schedule(500.0, 250, 500);
+        assert_eq!(s.due(0), s.due(249));
+        assert_eq!(s.due(250), s.start + Duration::from_millis(500));
+        // Bursts at 1.0, 1.5, 2.0, 2.5 s: 4 x 250.
+        assert_eq!(s.due_in_window(), 1000);
+    }
+
+    #[test]
+    fn errors_classify_by_errno_and_keep_one_sample_per_kind() {
+        let refused = std::io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(io_kind(&refused, true).0, Kind::Refused);
+        let ports = std::io::Error::from_raw_os_error(libc::EADDRNOTAVAIL);
+        assert_eq!(io_kind(&ports, true).0, Kind::AddrNotAvailable);
+        let timeout = std::io::Error::from_raw_os_error(libc::ETIMEDOUT);
+        assert_eq!(io_kind(&timeout, true).0, Kind::ConnectTimeout);
+        assert_eq!(io_kind(&timeout, false).0, Kind::Timeout);
+        let reset = std::io::Error::from_raw_os_error(libc::ECONNRESET);
+        assert_eq!(io_kind(&reset, false).0, Kind::Reset);
+        let mut e = Errors::default();
+        e.add(Kind::AddrNotAvailable, "first".into());
+        e.add(Kind::AddrNotAvailable, "second".into());
+        e.unsent = 3;
+        assert_eq!(e.addr_not_available, 2);
+        assert_eq!(e.total(), 5);
+        assert_eq!(e.samples["addr-not-available"], "first");
     }
 }

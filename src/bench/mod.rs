@@ -362,10 +362,10 @@ impl Ctx<'_> {
         notes: &mut Vec<String>,
     ) -> anyhow::Result<RunReport> {
         let server = server::Server::start(&bed.server, bed.server_addr, server_config)?;
-        if let Some(note) = &server.busy_poll_note {
-            if !notes.contains(note) {
-                notes.push(note.clone());
-            }
+        if let Some(note) = &server.busy_poll_note
+            && !notes.contains(note)
+        {
+            notes.push(note.clone());
         }
         let config = loadgen::LoadConfig {
             target: bed.server_addr,

@@ -157,7 +157,10 @@ where
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(72)
-        .build_cartesian_2d((1.0f64..x_max).log_scale(), (y_min..y_max).log_scale())
+        .build_cartesian_2d(
+            (1.0f64..x_max).log_scale().with_key_points(nines(x_max)),
+            (y_min..y_max).log_scale(),
+        )
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -192,7 +195,7 @@ where
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(SeriesLabelPosition::LowerRight)
         .label_font(("sans-serif", 14))
         .border_style(BLACK)
         .background_style(WHITE.mix(0.85))
@@ -200,6 +203,17 @@ where
         .map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
+}
+
+/// Axis ticks at 0%, 90%, 99%, 99.9%, ... up to `x_max`.
+fn nines(x_max: f64) -> Vec<f64> {
+    let mut ticks = vec![1.0];
+    let mut x = 10.0;
+    while x <= x_max * 1.0001 {
+        ticks.push(x);
+        x *= 10.0;
+    }
+    ticks
 }
 
 /// "0%", "90%", "99%", "99.9%" for x = 1 / (1 - q).

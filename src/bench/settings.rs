@@ -453,3 +453,52 @@ pub fn bounded(child: std::process::Child, timeout: Duration) -> anyhow::Result<
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(key: &str, value: &str, reach: Reach) -> SettingRow {
+        SettingRow {
+            key: key.into(),
+            value: value.into(),
+            reach,
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_namespace_profile_holds_only_in_effect_settings() {
+        let rows = vec![
+            row("net.core.somaxconn", ">=4096", Reach::InEffect),
+            row("net.ipv4.tcp_rmem", "4096 87380 6291456", Reach::InEffect),
+            row("vm.swappiness", "10", Reach::HostWide),
+            row("net.core.busy_read", "50", Reach::Emulated),
+            row(CONGESTION_CONTROL, "bbr", Reach::InEffect),
+            row("net.ipv4.tcp_tw_reuse", "1", Reach::Excluded),
+        ];
+        let yaml = profile_yaml("latency-profile", &rows);
+        assert!(
+            yaml.contains("  net.core.somaxconn: \">=4096\"\n"),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains("  net.ipv4.tcp_rmem: \"4096 87380 6291456\"\n"),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains("network:\n  congestion_control: \"bbr\"\n"),
+            "{yaml}"
+        );
+        for absent in [
+            "vm.swappiness",
+            "busy_read",
+            "tcp_tw_reuse",
+            "sysctl:\n  net.ipv4.tcp_congestion",
+        ] {
+            assert!(!yaml.contains(absent), "{absent} in {yaml}");
+        }
+        // It parses as a profile.
+        crate::profile::parse(&yaml, &crate::profile::Source::Builtin).unwrap();
+    }
+}
