@@ -194,28 +194,21 @@ impl Schedule {
 
     /// How many requests are due in [measure_from, end).
     fn due_in_window(&self) -> u64 {
-        let mut lo = 0u64;
-        // Find the first index due at or after measure_from, then the first at or after end.
-        let first = |t: Instant, lo: &mut u64| {
-            let mut hi = 1u64;
-            while self.due(hi) < t {
-                hi = hi.saturating_mul(2);
-                if hi == u64::MAX {
-                    break;
-                }
-            }
-            let mut a = *lo;
-            let mut b = hi;
-            while a < b {
-                let m = a + (b - a) / 2;
-                if self.due(m) < t { a = m + 1 } else { b = m }
-            }
-            *lo = a;
-            a
-        };
-        let from = first(self.measure_from, &mut lo);
-        let to = first(self.end, &mut lo);
-        to - from
+        self.first_due_at_or_after(self.end) - self.first_due_at_or_after(self.measure_from)
+    }
+
+    /// The first index due at or after `t` (due times never decrease with the index).
+    fn first_due_at_or_after(&self, t: Instant) -> u64 {
+        let mut hi = 1u64;
+        while self.due(hi) < t && hi < u64::MAX / 2 {
+            hi = hi.saturating_mul(2);
+        }
+        let (mut a, mut b) = (0u64, hi);
+        while a < b {
+            let m = a + (b - a) / 2;
+            if self.due(m) < t { a = m + 1 } else { b = m }
+        }
+        a
     }
 }
 
@@ -374,9 +367,15 @@ async fn worker(shared: Rc<Shared>, config: LoadConfig) {
         if shared.stop.load(Ordering::Relaxed) {
             return;
         }
-        let i = shared.next.get();
+        let mut i = shared.next.get();
+        let now = Instant::now();
+        if now >= s.measure_from && s.due(i) < s.measure_from {
+            // Warm-up requests still unsent when the window opens are dropped, so an
+            // overload during warm-up does not carry its backlog into the measurement.
+            i = s.first_due_at_or_after(s.measure_from);
+        }
         let due = s.due(i);
-        if due >= s.end || Instant::now() >= s.end {
+        if due >= s.end || now >= s.end {
             return;
         }
         shared.next.set(i + 1);

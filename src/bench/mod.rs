@@ -344,10 +344,16 @@ impl Ctx<'_> {
         }
         let _ = writeln!(
             self.progress,
-            "bench:        achieved {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, {} error(s)",
+            "bench:        achieved {:.0} req/s, p50 {} ms, p99 {} ms, {} error(s)",
             report.achieved_rps,
-            report.latency_ms.p50,
-            report.latency_ms.p99,
+            report
+                .latency_ms
+                .as_ref()
+                .map_or("-".into(), |l| format!("{:.3}", l.p50)),
+            report
+                .latency_ms
+                .as_ref()
+                .map_or("-".into(), |l| format!("{:.3}", l.p99)),
             report.errors.total()
         );
         Ok(report)

@@ -124,8 +124,9 @@ pub struct RunReport {
     /// Requests due in the measured window, and how many of them succeeded.
     pub due: u64,
     pub ok: u64,
-    /// Percentiles of successful requests, measured from each request's due time.
-    pub latency_ms: Percentiles,
+    /// Percentiles of successful requests, measured from each request's due time (absent
+    /// when none succeeded).
+    pub latency_ms: Option<Percentiles>,
     /// (percentile, ms) points for plotting, HdrHistogram style.
     pub curve: Vec<[f64; 2]>,
     pub errors: Errors,
@@ -151,15 +152,15 @@ impl RunReport {
         let h = &load.latency;
         let ms = |us: u64| us as f64 / 1000.0;
         let latency_ms = if h.is_empty() {
-            Percentiles::default()
+            None
         } else {
-            Percentiles {
+            Some(Percentiles {
                 p50: ms(h.value_at_quantile(0.5)),
                 p90: ms(h.value_at_quantile(0.9)),
                 p99: ms(h.value_at_quantile(0.99)),
                 p999: ms(h.value_at_quantile(0.999)),
                 max: ms(h.max()),
-            }
+            })
         };
         let per = |s: f64| (load.ok > 0).then(|| s * 1e6 / load.ok as f64);
         let server_s = load.server_cpu.as_secs_f64();

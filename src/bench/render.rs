@@ -124,11 +124,16 @@ fn arm_table(b: Option<&RunReport>, p: Option<&RunReport>) -> comfy_table::Table
     let n = |v: u64| Some(v as f64);
     row("offered req/s", &|r| Some(r.offered_rps), 0, true);
     row("achieved req/s", &|r| Some(r.achieved_rps), 0, true);
-    row("p50 ms", &|r| Some(r.latency_ms.p50), 3, true);
-    row("p90 ms", &|r| Some(r.latency_ms.p90), 3, true);
-    row("p99 ms", &|r| Some(r.latency_ms.p99), 3, true);
-    row("p99.9 ms", &|r| Some(r.latency_ms.p999), 3, true);
-    row("max ms", &|r| Some(r.latency_ms.max), 3, true);
+    row("p50 ms", &|r| r.latency_ms.as_ref().map(|l| l.p50), 3, true);
+    row("p90 ms", &|r| r.latency_ms.as_ref().map(|l| l.p90), 3, true);
+    row("p99 ms", &|r| r.latency_ms.as_ref().map(|l| l.p99), 3, true);
+    row(
+        "p99.9 ms",
+        &|r| r.latency_ms.as_ref().map(|l| l.p999),
+        3,
+        true,
+    );
+    row("max ms", &|r| r.latency_ms.as_ref().map(|l| l.max), 3, true);
     row("errors", &|r| n(r.errors.total()), 0, true);
     row("  refused", &|r| n(r.errors.refused), 0, false);
     row(
