@@ -43,6 +43,35 @@ EOF
         "$bin" bench "$profile" --key "$key" --scenario "$scenario" --duration "$secs" \
             --output "json=$work/$profile--$key--$scenario.json" >/dev/null || true
     done <"$work/$profile.keys"
+    # A key that made an arm worse is run twice more; it counts as worse only when most
+    # runs agree (single runs on a shared machine are noisy).
+    for again in 2 3; do
+        python3 - "$work" "$profile" <<'EOF2' | while read -r key scenario; do
+import glob, json, os, sys
+work, profile = sys.argv[1], sys.argv[2]
+for f in sorted(glob.glob(os.path.join(work, profile + "--*--*.json"))):
+    parts = os.path.basename(f)[:-5].split("--")
+    if len(parts) != 3:
+        continue
+    r = json.load(open(f))
+    for s in r["scenarios"]:
+        for a in s["arms"]:
+            b, p = a.get("baseline"), a.get("profile")
+            if not (b and p):
+                continue
+            lb = (b.get("latency_ms") or {}).get("p99") or 0
+            lp = (p.get("latency_ms") or {}).get("p99") or 0
+            eb = sum(v for v in b["errors"].values() if isinstance(v, int))
+            ep = sum(v for v in p["errors"].values() if isinstance(v, int))
+            if (lp > lb * 1.5 and lp - lb > 2) or ep > eb * 1.1 + 5 or p["achieved_rps"] < b["achieved_rps"] * 0.9:
+                print(parts[1], parts[2])
+                break
+EOF2
+            echo "== $profile: $key alone in $scenario, run $again" >&2
+            "$bin" bench "$profile" --key "$key" --scenario "$scenario" --duration "$secs" \
+                --output "json=$work/$profile--$key--$scenario--$again.json" >/dev/null || true
+        done
+    done
 done
 
 python3 - "$work" "$out" "$secs" <<'EOF'
@@ -90,7 +119,9 @@ for profile in ("latency-profile", "throughput-profile"):
     for row in full["settings"]:
         keys[row["key"]] = {"value": row["value"], "reach": row["reach"], "note": row["note"], "measured": []}
     for f in sorted(glob.glob(os.path.join(work, profile + "--*.json"))):
-        _, key, scenario = os.path.basename(f)[:-5].split("--")
+        parts = os.path.basename(f)[:-5].split("--")
+        key, scenario = parts[1], parts[2]
+        repeat = int(parts[3]) if len(parts) > 3 else 1
         r = json.load(open(f))
         for s in r["scenarios"]:
             if s["status"]["status"] != "done":
@@ -102,7 +133,7 @@ for profile in ("latency-profile", "throughput-profile"):
                     continue
                 v, why = verdict(b, p)
                 keys[key]["measured"].append({
-                    "scenario": scenario, "arm": arm["name"], "verdict": v, "why": why,
+                    "scenario": scenario, "arm": arm["name"], "run": repeat, "verdict": v, "why": why,
                     "p99_ms": [lat(b, "p99"), lat(p, "p99")],
                     "p50_ms": [lat(b, "p50"), lat(p, "p50")],
                     "achieved_rps": [round(b["achieved_rps"], 1), round(p["achieved_rps"], 1)],
@@ -110,6 +141,17 @@ for profile in ("latency-profile", "throughput-profile"):
                                sum(x for x in p["errors"].values() if isinstance(x, int))],
                     "server_cpu_us_per_request": [b["cpu"]["server_us_per_request"], p["cpu"]["server_us_per_request"]],
                 })
+    # Per key, scenario and arm: worse or better only when most of its runs say so.
+    for k in keys.values():
+        groups = {}
+        for m in k["measured"]:
+            if "verdict" in m:
+                groups.setdefault((m["scenario"], m["arm"]), []).append(m["verdict"])
+        k["verdicts"] = {}
+        for (scenario, arm), vs in sorted(groups.items()):
+            top = max(set(vs), key=vs.count)
+            final = top if vs.count(top) * 2 > len(vs) else "no clear change"
+            k["verdicts"][f"{scenario}/{arm}"] = {"verdict": final, "runs": vs}
     result["keys"][profile] = keys
 with open(out, "w") as fh:
     json.dump(result, fh, indent=1)

@@ -73,9 +73,10 @@ pub fn run(
              (nothing outside them is changed)",
         ));
     }
-    let allowed = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_allowed_congestion_control")
-        .unwrap_or_default();
-    let loss_based = if allowed.split_whitespace().any(|a| a == "cubic") {
+    let loss_based = if settings::allowed_congestion_controls()
+        .iter()
+        .any(|a| a == "cubic")
+    {
         "cubic"
     } else {
         "reno"

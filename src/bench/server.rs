@@ -349,16 +349,17 @@ fn set_epoll_busy_poll(fds: &[i32], us: u32) -> String {
 
 /// The descriptors of this process that are epoll instances.
 fn eventpoll_fds() -> Vec<i32> {
-    let Ok(dir) = std::fs::read_dir("/proc/thread-self/fd") else {
+    let host = crate::host::Host::live();
+    let Ok(names) = host.list_dir("/proc/thread-self/fd") else {
         return Vec::new();
     };
-    dir.filter_map(|e| e.ok())
-        .filter(|e| {
-            std::fs::read_link(e.path())
-                .map(|l| l.as_os_str() == "anon_inode:[eventpoll]")
-                .unwrap_or(false)
+    names
+        .iter()
+        .filter(|n| {
+            host.read_link(format!("/proc/thread-self/fd/{n}"))
+                .is_ok_and(|l| l.as_os_str() == "anon_inode:[eventpoll]")
         })
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter_map(|n| n.parse().ok())
         .collect()
 }
 

@@ -125,9 +125,8 @@ pub fn classify(
     let network = json.get("network").cloned().unwrap_or_default();
     if let Some(cc) = network.get("congestion_control") {
         let value = value_of(cc);
-        let allowed = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_allowed_congestion_control")
-            .unwrap_or_default();
-        let allowed: Vec<&str> = allowed.split_whitespace().collect();
+        let allowed = allowed_congestion_controls();
+        let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
         let (reach, note) = if allowed.contains(&value.as_str()) {
             (Reach::InEffect, "per network namespace".to_string())
         } else {
@@ -242,6 +241,15 @@ pub fn classify(
         }
     }
     Ok(rows)
+}
+
+/// `net.ipv4.tcp_allowed_congestion_control`: what a namespace may choose (global, readable
+/// anywhere).
+pub fn allowed_congestion_controls() -> Vec<String> {
+    Host::live()
+        .read_string("/proc/sys/net/ipv4/tcp_allowed_congestion_control")
+        .map(|s| s.split_whitespace().map(String::from).collect())
+        .unwrap_or_default()
 }
 
 enum Access {

@@ -13,6 +13,12 @@ use crate::report;
 use super::load_profile;
 
 pub fn run(g: &Global, args: &BenchArgs) -> anyhow::Result<u8> {
+    if let Some(root) = &g.root {
+        return Err(crate::exit::UsageError::new(format!(
+            "bench measures the live kernel; it cannot run against --root {}",
+            root.display()
+        )));
+    }
     let stop = interrupt_flag()?;
     if let Some(addr) = args.serve {
         return serve(addr, &stop);
