@@ -137,6 +137,9 @@ pub struct LoadResult {
     pub achieved_rps: f64,
     /// Latency from due time to the complete response, microseconds (successes only).
     pub latency: Histogram<u64>,
+    /// How late requests were sent after their due time, microseconds: the generator's own
+    /// delay (timer wake-up, or every connection busy).
+    pub send_lag: Histogram<u64>,
     pub errors: Errors,
     /// Goodput of the bulk download during the window, Mbit/s.
     pub bulk_mbit: Option<f64>,
@@ -216,6 +219,8 @@ struct Shared {
     schedule: Schedule,
     next: Cell<u64>,
     latency: RefCell<Histogram<u64>>,
+    /// How late each measured request was sent after its due time, microseconds.
+    lag: RefCell<Histogram<u64>>,
     errors: RefCell<Errors>,
     ok: Cell<u64>,
     ok_in_window: Cell<u64>,
@@ -272,6 +277,9 @@ pub fn run_here(config: &LoadConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Lo
         latency: RefCell::new(
             Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds"),
         ),
+        lag: RefCell::new(
+            Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds"),
+        ),
         errors: RefCell::new(Errors::default()),
         ok: Cell::new(0),
         ok_in_window: Cell::new(0),
@@ -326,6 +334,7 @@ pub fn run_here(config: &LoadConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Lo
         ok: shared.ok.get(),
         achieved_rps: shared.ok_in_window.get() as f64 / window,
         latency: shared.latency.borrow().clone(),
+        send_lag: shared.lag.borrow().clone(),
         errors,
         bulk_mbit: config
             .bulk
@@ -363,6 +372,10 @@ async fn worker(shared: Rc<Shared>, config: LoadConfig) {
     let mut timer = Timer::new().ok();
     let mut conn: Option<Conn> = None;
     let s = shared.schedule;
+    // At low rates, wake a little early and spin to the due time: a wake-up from epoll
+    // takes tens of microseconds on a busy machine, which would count as latency. The spin
+    // costs at most SPIN_MARGIN per request, so only where that is a small share of a core.
+    let spin = config.rate <= SPIN_MAX_RATE;
     loop {
         if shared.stop.load(Ordering::Relaxed) {
             return;
@@ -384,8 +397,12 @@ async fn worker(shared: Rc<Shared>, config: LoadConfig) {
             shared.taken_in_window.set(shared.taken_in_window.get() + 1);
         }
         match &mut timer {
-            Some(t) => t.sleep_until(due).await,
+            Some(t) => t.sleep_until(due, spin).await,
             None => tokio::time::sleep_until(due.into()).await,
+        }
+        if measured {
+            let late = Instant::now().saturating_duration_since(due).as_micros() as u64;
+            let _ = shared.lag.borrow_mut().record(late.clamp(1, 60_000_000));
         }
         let outcome = one_request(&mut conn, &config).await;
         let done = Instant::now();
@@ -566,6 +583,10 @@ fn hyper_kind(e: &hyper::Error) -> (Kind, String) {
     (Kind::Other, e.to_string())
 }
 
+/// How early a worker wakes to spin to the due time, and up to which rate it does.
+const SPIN_MARGIN: Duration = Duration::from_micros(60);
+const SPIN_MAX_RATE: f64 = 2000.0;
+
 /// A one-shot timer with microsecond precision: a timerfd registered with tokio's reactor.
 struct Timer {
     fd: AsyncFd<OwnedFd>,
@@ -591,8 +612,21 @@ impl Timer {
         Ok(Timer { fd })
     }
 
-    /// Returns at `when` (a few microseconds after); at once when it has passed.
-    async fn sleep_until(&mut self, when: Instant) {
+    /// Returns at `when` (a few microseconds after; with `spin`, the last `SPIN_MARGIN` is
+    /// spent spinning); at once when it has passed.
+    async fn sleep_until(&mut self, when: Instant, spin: bool) {
+        if spin {
+            self.wait(when.checked_sub(SPIN_MARGIN).unwrap_or(when))
+                .await;
+            while Instant::now() < when {
+                std::hint::spin_loop();
+            }
+        } else {
+            self.wait(when).await;
+        }
+    }
+
+    async fn wait(&mut self, when: Instant) {
         let now = Instant::now();
         if when <= now + Duration::from_micros(5) {
             return;

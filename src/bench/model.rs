@@ -127,6 +127,9 @@ pub struct RunReport {
     /// Percentiles of successful requests, measured from each request's due time (absent
     /// when none succeeded).
     pub latency_ms: Option<Percentiles>,
+    /// How late the generator sent requests after their due time (p50, p99, ms): its own
+    /// timer wake-up at low load; waiting for a free connection when overloaded.
+    pub send_lag_ms: Option<[f64; 2]>,
     /// (percentile, ms) points for plotting, HdrHistogram style.
     pub curve: Vec<[f64; 2]>,
     pub errors: Errors,
@@ -171,6 +174,12 @@ impl RunReport {
             due: load.due,
             ok: load.ok,
             latency_ms,
+            send_lag_ms: (!load.send_lag.is_empty()).then(|| {
+                [
+                    ms(load.send_lag.value_at_quantile(0.5)),
+                    ms(load.send_lag.value_at_quantile(0.99)),
+                ]
+            }),
             curve: curve(h),
             errors: load.errors.clone(),
             client,

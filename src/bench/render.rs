@@ -134,6 +134,12 @@ fn arm_table(b: Option<&RunReport>, p: Option<&RunReport>) -> comfy_table::Table
         true,
     );
     row("max ms", &|r| r.latency_ms.as_ref().map(|l| l.max), 3, true);
+    row(
+        "send lag p50 ms (generator)",
+        &|r| r.send_lag_ms.map(|l| l[0]),
+        3,
+        true,
+    );
     row("errors", &|r| n(r.errors.total()), 0, true);
     row("  refused", &|r| n(r.errors.refused), 0, false);
     row(
