@@ -5,6 +5,8 @@
 
 mod common;
 
+#[path = "ux/bench.rs"]
+mod bench;
 #[path = "ux/diagnose.rs"]
 mod diagnose;
 #[path = "ux/exit.rs"]

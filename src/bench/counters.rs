@@ -15,7 +15,7 @@ use crate::host::Host;
 use crate::parse::{parse_netstat, parse_sockstat, parse_softnet};
 
 /// One namespace's TCP counters at an instant (or, after `delta`, over a run).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TcpCounters {
     /// TcpExt ListenOverflows: SYNs or ACKs dropped because the accept queue was full.
     pub listen_overflows: u64,
@@ -60,7 +60,7 @@ impl TcpCounters {
 }
 
 /// Softnet counters summed over CPUs (host-wide).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Softnet {
     /// Packets dropped because a CPU's backlog exceeded netdev_max_backlog.
     pub dropped: u64,

@@ -37,7 +37,7 @@ use super::netns::Netns;
 use super::server::{clock_time, thread_clock};
 
 /// When requests are due.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum Arrival {
     /// Evenly spaced at the rate.
@@ -72,7 +72,7 @@ pub struct LoadConfig {
 }
 
 /// Errors by kind, counted for requests due in the measured window.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Errors {
     /// ECONNREFUSED: nothing listening, or the accept queue refused with a RST.
     pub refused: u64,
@@ -91,7 +91,7 @@ pub struct Errors {
     /// Due in the window but never sent: every connection was busy until the window ended.
     pub unsent: u64,
     /// The first message of each kind seen, for the report.
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub samples: std::collections::BTreeMap<String, String>,
 }
 

@@ -140,6 +140,7 @@ pub fn run(
     let after = guard::capture(&watched);
     let host_check = guard::compare(&before, &after);
     Ok(Report {
+        schema_version: model::SCHEMA_VERSION,
         machine: Machine {
             kernel: Host::live()
                 .read_string("/proc/sys/kernel/osrelease")

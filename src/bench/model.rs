@@ -7,9 +7,13 @@ use super::loadgen::{Errors, LoadResult};
 use super::scenario::{Scenario, Start};
 use super::settings::SettingRow;
 
+/// The version of the report's JSON layout (docs/bench.md, docs/schemas/bench.json).
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// The whole run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Report {
+    pub schema_version: u32,
     /// Where the figures come from: they hold for this machine only.
     pub machine: Machine,
     pub profile: String,
@@ -24,7 +28,7 @@ pub struct Report {
 }
 
 /// The machine the figures were measured on.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Machine {
     pub kernel: String,
     pub cpus: usize,
@@ -32,7 +36,7 @@ pub struct Machine {
 }
 
 /// The host's settings before and after the run.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct HostCheck {
     /// How many host sysctls were compared.
     pub compared: usize,
@@ -41,7 +45,7 @@ pub struct HostCheck {
 }
 
 /// How a scenario ended.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", tag = "status", content = "reason")]
 pub enum Status {
     Done,
@@ -52,7 +56,7 @@ pub enum Status {
 }
 
 /// One scenario's results.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ScenarioReport {
     pub name: String,
     pub title: String,
@@ -85,7 +89,7 @@ impl ScenarioReport {
 }
 
 /// One workload variant, before and after the profile.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ArmReport {
     pub name: String,
     pub what: String,
@@ -94,7 +98,7 @@ pub struct ArmReport {
 }
 
 /// Latency percentiles, milliseconds.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Percentiles {
     pub p50: f64,
     pub p90: f64,
@@ -104,7 +108,7 @@ pub struct Percentiles {
 }
 
 /// CPU time during a run.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Cpu {
     /// The server thread's CPU seconds (user and system).
     pub server_s: f64,
@@ -117,7 +121,7 @@ pub struct Cpu {
 }
 
 /// One run: an arm in one phase.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct RunReport {
     pub offered_rps: f64,
     pub achieved_rps: f64,

@@ -5,19 +5,31 @@ use std::fmt::Write as _;
 
 use super::model::{Report, RunReport, ScenarioReport, Status};
 use super::settings::Reach;
-use crate::report;
+use crate::report::Style;
+use crate::report::table::{Cell, Grid, Role, hanging, prose};
 
-/// The whole report as tables.
-pub fn text(r: &Report) -> String {
+/// The whole report as tables, fitted to `style`'s width (none in a pipe or file).
+pub fn text(r: &Report, style: Style) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "hostperf bench {}: kernel {}, {} CPU(s); {} s per run after {} s warm-up ({})",
-        r.profile, r.machine.kernel, r.machine.cpus, r.duration_s, r.warmup_s, r.machine.note
+        "{}",
+        prose(
+            &format!(
+                "hostperf bench {}: kernel {}, {} CPU(s); {} s per run after {} s warm-up ({})",
+                r.profile,
+                r.machine.kernel,
+                r.machine.cpus,
+                r.duration_s,
+                r.warmup_s,
+                r.machine.note
+            ),
+            style
+        )
     );
     for s in &r.scenarios {
         out.push('\n');
-        scenario(&mut out, s);
+        scenario(&mut out, s, style);
     }
     out.push('\n');
     let _ = writeln!(
@@ -30,10 +42,12 @@ pub fn text(r: &Report) -> String {
         .iter()
         .filter(|x| matches!(x.reach, Reach::HostWide | Reach::Refused))
     {
-        let _ = writeln!(out, "  {} = {}: {}", row.key, row.value, row.note);
+        let line = format!("  {} = {}: {}", row.key, row.value, row.note);
+        let _ = writeln!(out, "{}", hanging(&line, 4, style));
     }
     for row in r.settings.iter().filter(|x| x.reach == Reach::Emulated) {
-        let _ = writeln!(out, "  {} = {}: {}", row.key, row.value, row.note);
+        let line = format!("  {} = {}: {}", row.key, row.value, row.note);
+        let _ = writeln!(out, "{}", hanging(&line, 4, style));
     }
     if r.host_check.changed.is_empty() {
         let _ = writeln!(
@@ -54,58 +68,61 @@ pub fn text(r: &Report) -> String {
     out
 }
 
-fn scenario(out: &mut String, s: &ScenarioReport) {
+fn scenario(out: &mut String, s: &ScenarioReport, style: Style) {
     let _ = writeln!(out, "== {}: {}", s.name, s.title);
-    let _ = writeln!(out, "{}", wrap(&s.question, 96, ""));
+    let _ = writeln!(out, "{}", hanging(&s.question, 0, style));
+    let mut line = |text: String| {
+        let _ = writeln!(out, "{}", prose(&text, style));
+    };
     for st in &s.start {
-        let _ = writeln!(
-            out,
+        line(format!(
             "testbed starts from: {:?} {} = {} ({})",
             st.side, st.key, st.value, st.why
-        );
+        ));
     }
     if s.keys_in_effect.is_empty() {
-        let _ = writeln!(
-            out,
-            "profile settings this scenario exercises: none applied"
-        );
+        line("profile settings this scenario exercises: none applied".to_string());
     } else {
-        let _ = writeln!(
-            out,
+        line(format!(
             "profile settings this scenario exercises: {}",
             s.keys_in_effect.join(", ")
-        );
+        ));
     }
+    // Remarks about the measurement are part of the report (stdout), not notes on stderr.
     for n in &s.notes {
-        let _ = writeln!(out, "note: {n}");
+        line(format!("remark: {n}"));
     }
     match &s.status {
         Status::Done => {}
-        Status::Skipped(why) => {
-            let _ = writeln!(out, "SKIPPED: {why}");
-        }
-        Status::Failed(why) => {
-            let _ = writeln!(out, "FAILED: {why}");
-        }
-        Status::Interrupted => {
-            let _ = writeln!(out, "INTERRUPTED");
-        }
+        Status::Skipped(why) => line(format!("SKIPPED: {why}")),
+        Status::Failed(why) => line(format!("FAILED: {why}")),
+        Status::Interrupted => line("INTERRUPTED".to_string()),
     }
     for arm in &s.arms {
         if arm.baseline.is_none() && arm.profile.is_none() {
             continue;
         }
-        let _ = writeln!(out, "-- {} ({})", arm.name, arm.what);
-        out.push_str(&report::render(&arm_table(
+        let _ = writeln!(
+            out,
+            "{}",
+            prose(&format!("-- {} ({})", arm.name, arm.what), style)
+        );
+        out.push_str(&arm_table(
             arm.baseline.as_ref(),
             arm.profile.as_ref(),
-        )));
+            style,
+        ));
     }
 }
 
 /// Rows of metrics; a row is shown when either side has something to say.
-fn arm_table(b: Option<&RunReport>, p: Option<&RunReport>) -> comfy_table::Table {
-    let mut t = report::table(&["", "baseline", "profile", "profile/baseline"]);
+fn arm_table(b: Option<&RunReport>, p: Option<&RunReport>, style: Style) -> String {
+    let mut t = Grid::new(&[
+        ("METRIC", Role::Name),
+        ("BASELINE", Role::Value),
+        ("PROFILE", Role::Value),
+        ("PROFILE/BASELINE", Role::Value),
+    ]);
     let mut row =
         |name: &str, f: &dyn Fn(&RunReport) -> Option<f64>, digits: usize, always: bool| {
             let bv = b.and_then(f);
@@ -119,7 +136,12 @@ fn arm_table(b: Option<&RunReport>, p: Option<&RunReport>) -> comfy_table::Table
                 (Some(b), Some(p)) if b == 0.0 && p == 0.0 => "1.00".into(),
                 _ => "-".into(),
             };
-            t.add_row(vec![name.to_string(), show(bv), show(pv), ratio]);
+            t.row(vec![
+                Cell::from(name),
+                show(bv).into(),
+                show(pv).into(),
+                ratio.into(),
+            ]);
         };
     let n = |v: u64| Some(v as f64);
     row("offered req/s", &|r| Some(r.offered_rps), 0, true);
@@ -220,22 +242,5 @@ fn arm_table(b: Option<&RunReport>, p: Option<&RunReport>) -> comfy_table::Table
         true,
     );
     row("bulk download Mbit/s", &|r| r.bulk_mbit, 2, false);
-    t
-}
-
-/// Wraps text at `width` columns.
-fn wrap(text: &str, width: usize, indent: &str) -> String {
-    let mut out = String::new();
-    let mut line = String::from(indent);
-    for word in text.split_whitespace() {
-        if line.len() + word.len() + 1 > width && !line.trim().is_empty() {
-            out.push_str(line.trim_end());
-            out.push('\n');
-            line = String::from(indent);
-        }
-        line.push_str(word);
-        line.push(' ');
-    }
-    out.push_str(line.trim_end());
-    out
+    t.render(style)
 }

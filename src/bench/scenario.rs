@@ -13,7 +13,7 @@ use super::server::ServerConfig;
 use super::testbed::{Bottleneck, FRAME_BYTES, Topology};
 
 /// Which endpoint a testbed setting goes to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Side {
     Client,
@@ -22,7 +22,7 @@ pub enum Side {
 }
 
 /// A sysctl the testbed starts from (before the profile), and why.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Start {
     pub side: Side,
     pub key: String,
@@ -31,7 +31,7 @@ pub struct Start {
 }
 
 /// One workload variant.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Arm {
     pub name: &'static str,
     pub what: &'static str,
@@ -48,7 +48,7 @@ pub struct Arm {
 }
 
 /// One scenario.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Scenario {
     pub name: &'static str,
     pub title: &'static str,

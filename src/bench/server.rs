@@ -33,7 +33,7 @@ use tokio::sync::oneshot;
 use super::netns::Netns;
 
 /// How the server behaves in one run.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ServerConfig {
     /// Keep connections open between requests (HTTP/1.1 keep-alive); off answers with
     /// `Connection: close`.

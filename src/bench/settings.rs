@@ -29,7 +29,7 @@ use crate::profile::Profile;
 const APPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What bench can do with one setting of the profile.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reach {
     /// Applied inside the namespaces and measured.
@@ -46,7 +46,7 @@ pub enum Reach {
 }
 
 /// One setting of the profile and what bench does with it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct SettingRow {
     /// The sysctl key, or the profile path of a network/ulimit setting.
     pub key: String,

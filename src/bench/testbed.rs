@@ -31,7 +31,7 @@ const TOOL_TIMEOUT: Duration = Duration::from_secs(10);
 pub const FRAME_BYTES: u32 = 1514;
 
 /// A rate limit with a queue, on the router's egress toward the client.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Bottleneck {
     /// Link rate in Mbit/s.
     pub rate_mbit: u32,

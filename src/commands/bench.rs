@@ -1,6 +1,5 @@
 //! `hostperf bench`: run the scenarios, render the report, write plots, pick the exit code.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -44,32 +43,33 @@ pub fn run(g: &Global, args: &BenchArgs) -> anyhow::Result<u8> {
         sysctls: args.sysctls.clone(),
         keys: args.keys.clone(),
     };
-    let mut stderr = std::io::stderr();
-    let report = bench::run(&profile, &options, &stop, &mut stderr)?;
+    // Progress (a spinner on a terminal, info logs with -v); the results are in the report.
+    let report = {
+        let mut progress = report::progress_lines(format!("bench {}: starting", profile.name));
+        bench::run(&profile, &options, &stop, &mut progress)?
+    };
     let mut plot_failed = false;
     if let Some(dir) = &args.plot {
         for s in &report.scenarios {
             match bench::plot::write(dir, s) {
                 Ok(paths) => {
                     for p in paths {
-                        let _ = writeln!(stderr, "bench: wrote {}", p.display());
+                        report::note(format!("wrote {}", p.display()));
                     }
                 }
                 Err(e) => {
-                    let _ = writeln!(stderr, "bench: no plot for {}: {e:#}", s.name);
+                    report::warn(format!("no plot for {}: {e:#}", s.name));
                     plot_failed = true;
                 }
             }
         }
     }
-    let render = |f: ListFormat| match f {
-        ListFormat::Table => bench::render::text(&report),
-        ListFormat::Json => report::json(&report),
-    };
-    for (format, path) in &args.outputs {
-        report::write_file(path, &render(*format))?;
-    }
-    report::print(&render(args.format))?;
+    super::deliver(args.format, &args.outputs, |f, style| {
+        Ok(match f {
+            ListFormat::Table => bench::render::text(&report, style),
+            ListFormat::Json => report::json(&report),
+        })
+    })?;
     let statuses: Vec<&Status> = report.scenarios.iter().map(|s| &s.status).collect();
     let failed = statuses
         .iter()
@@ -103,7 +103,7 @@ fn interrupt_flag() -> anyhow::Result<Arc<AtomicBool>> {
 fn serve(addr: std::net::SocketAddrV4, stop: &Arc<AtomicBool>) -> anyhow::Result<u8> {
     let here = bench::netns::Netns::current()?;
     let server = bench::server::Server::start(&here, addr, bench::server::ServerConfig::default())?;
-    eprintln!("bench: serving on {addr} until interrupted");
+    report::note(format!("bench: serving on {addr} until interrupted"));
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
     }

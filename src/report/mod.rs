@@ -180,6 +180,51 @@ pub fn progress(message: impl Into<String>) -> Progress {
     Progress(Some(bar))
 }
 
+impl Progress {
+    /// Replaces the message (no effect where nothing is shown).
+    pub fn say(&self, message: impl Into<String>) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(message.into());
+        }
+    }
+}
+
+/// Progress of a long command reported as lines of text (bench): each line replaces the
+/// spinner's message on a terminal and is logged at info level (`-v`), so a pipe or CI log
+/// gets it only when asked for.
+pub struct ProgressLines {
+    progress: Progress,
+    pending: Vec<u8>,
+}
+
+/// A [`ProgressLines`] starting with `message`.
+pub fn progress_lines(message: impl Into<String>) -> ProgressLines {
+    ProgressLines {
+        progress: progress(message),
+        pending: Vec::new(),
+    }
+}
+
+impl Write for ProgressLines {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(bytes);
+        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line);
+            let line = line.trim();
+            if !line.is_empty() {
+                tracing::info!("{line}");
+                self.progress.say(line);
+            }
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Drop for Progress {
     fn drop(&mut self) {
         if let Some(bar) = &self.0 {

@@ -73,6 +73,11 @@ pub fn all() -> Vec<(&'static str, &'static str, Schema)> {
             schema::<crate::diagnose::model::Report>("hostperf diagnose"),
         ),
         (
+            "bench",
+            "hostperf bench -o json",
+            schema::<crate::bench::model::Report>("hostperf bench"),
+        ),
+        (
             "probe",
             "hostperf probe URL -o json",
             schema::<crate::probe::model::ProbeReport>("hostperf probe"),
