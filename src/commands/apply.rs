@@ -125,15 +125,7 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
                 .iter()
                 .any(|s| s.setting == c.knob.to_string())
         })
-        .map(|c| {
-            let is_file = matches!(c.knob, Knob::File { .. });
-            ChangedSetting {
-                setting: c.knob.to_string(),
-                kind: c.knob.kind().to_string(),
-                current: c.previous.clone().filter(|_| !is_file),
-                desired: c.applied.clone().filter(|_| !is_file),
-            }
-        })
+        .map(ChangedSetting::from)
         .collect();
     let doc = ApplyDoc {
         schema_version: doc::SCHEMA_VERSION,

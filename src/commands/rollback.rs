@@ -126,15 +126,7 @@ fn forget_doc(f: &Forgotten) -> ForgetDoc {
             .snapshot
             .iter()
             .flat_map(|s| &s.changes)
-            .map(|c| {
-                let is_file = matches!(c.knob, Knob::File { .. });
-                ChangedSetting {
-                    setting: c.knob.to_string(),
-                    kind: c.knob.kind().to_string(),
-                    current: c.previous.clone().filter(|_| !is_file),
-                    desired: c.applied.clone().filter(|_| !is_file),
-                }
-            })
+            .map(ChangedSetting::from)
             .collect(),
         damaged: f.damaged.as_ref().map(ToString::to_string),
     }

@@ -8,7 +8,7 @@ use crate::check::{CheckReport, CheckResult, Status};
 use crate::cli::CheckFormat;
 
 use super::plan::without_name;
-use super::table::{Cell, Grid, Role};
+use super::table::Cell;
 use super::{Style, json, prom_label, xml_escape};
 
 pub fn render(report: &CheckReport, format: CheckFormat, style: Style) -> String {
@@ -21,13 +21,7 @@ pub fn render(report: &CheckReport, format: CheckFormat, style: Style) -> String
 }
 
 fn render_table(report: &CheckReport, style: Style) -> String {
-    let mut t = Grid::new(&[
-        ("STATUS", Role::Name),
-        ("SETTING", Role::Name),
-        ("CURRENT", Role::Value),
-        ("DESIRED", Role::Value),
-        ("DETAIL", Role::Detail),
-    ]);
+    let mut t = super::plan::setting_grid("STATUS");
     let mut rows: Vec<_> = report.results.iter().collect();
     // Worst first, so drift is on screen without scrolling.
     rows.sort_by_key(|r| match r.status {

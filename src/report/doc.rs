@@ -125,6 +125,20 @@ pub struct ChangedSetting {
     pub desired: Option<String>,
 }
 
+impl From<&crate::journal::Change> for ChangedSetting {
+    /// A journaled change: `current` the value before the apply, `desired` the value it
+    /// wrote; both null for a file (its content is never shown).
+    fn from(c: &crate::journal::Change) -> Self {
+        let is_file = matches!(c.knob, crate::tune::Knob::File { .. });
+        ChangedSetting {
+            setting: c.knob.to_string(),
+            kind: c.knob.kind().to_string(),
+            current: c.previous.clone().filter(|_| !is_file),
+            desired: c.applied.clone().filter(|_| !is_file),
+        }
+    }
+}
+
 /// A setting apply did not write, and why.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SkippedSetting {

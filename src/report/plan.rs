@@ -14,15 +14,20 @@ use super::Style;
 use super::doc::{ApplyDoc, PlanSummary, ProfilesDiffDoc, ShownValue};
 use super::table::{Cell, Grid, Role, prose};
 
-/// The plan: one row per setting, then one summary line.
-pub fn plan_table(plan: &Plan, style: Style) -> String {
-    let mut t = Grid::new(&[
-        ("ACTION", Role::Name),
+/// The columns every per-setting table has, after `first` (ACTION or STATUS).
+pub fn setting_grid(first: &str) -> Grid {
+    Grid::new(&[
+        (first, Role::Name),
         ("SETTING", Role::Name),
         ("CURRENT", Role::Value),
         ("DESIRED", Role::Value),
         ("DETAIL", Role::Detail),
-    ]);
+    ])
+}
+
+/// The plan: one row per setting, then one summary line.
+pub fn plan_table(plan: &Plan, style: Style) -> String {
+    let mut t = setting_grid("ACTION");
     for item in &plan.items {
         let (label, colour) = action_label(&item.action);
         t.row(vec![
@@ -108,13 +113,7 @@ pub fn without_name(setting: &str, detail: &str) -> String {
 /// What apply did: the settings it wrote and those it left alone (with why), then one
 /// line saying where the previous values are.
 pub fn apply_table(doc: &ApplyDoc, style: Style) -> String {
-    let mut t = Grid::new(&[
-        ("STATUS", Role::Name),
-        ("SETTING", Role::Name),
-        ("CURRENT", Role::Value),
-        ("DESIRED", Role::Value),
-        ("DETAIL", Role::Detail),
-    ]);
+    let mut t = setting_grid("STATUS");
     for row in &doc.changed {
         let show = |v: &Option<String>| match (v, row.kind.as_str()) {
             (_, "file") => "(file)".to_string(),
@@ -169,13 +168,7 @@ pub fn apply_table(doc: &ApplyDoc, style: Style) -> String {
 
 /// One line per setting a rollback went through, then one line for the snapshot.
 pub fn rollback_table(snapshot: &Snapshot, report: &[Restored], style: Style) -> String {
-    let mut t = Grid::new(&[
-        ("STATUS", Role::Name),
-        ("SETTING", Role::Name),
-        ("CURRENT", Role::Value),
-        ("DESIRED", Role::Value),
-        ("DETAIL", Role::Detail),
-    ]);
+    let mut t = setting_grid("STATUS");
     for r in report {
         let (label, colour) = match r.outcome {
             Outcome::Restored => ("restored", Color::Green),
