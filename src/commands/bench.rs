@@ -18,6 +18,7 @@ pub fn run(g: &Global, args: &BenchArgs) -> anyhow::Result<u8> {
             root.display()
         )));
     }
+    super::check_outputs(&args.outputs)?;
     let stop = interrupt_flag()?;
     if let Some(addr) = args.serve {
         return serve(addr, &stop);

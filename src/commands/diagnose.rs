@@ -31,6 +31,7 @@ pub fn run(g: &Global, args: &DiagnoseArgs) -> anyhow::Result<u8> {
             "--watch repeats every --interval: give one above 0 (the default is 2 seconds)",
         ));
     }
+    super::check_outputs(&args.outputs)?;
     let selected = diagnose::select(&args.checks)?;
     let cfg = config::load(args.config.as_deref())?;
     let fail_on = match args.fail_on {

@@ -137,6 +137,15 @@ pub(crate) fn deliver<F: Copy>(
     Ok(())
 }
 
+/// Refuses, before a command measures for a while, an `--output` whose directory is
+/// missing (exit 2), so a typo costs no waiting.
+pub(crate) fn check_outputs<F>(outputs: &[(F, std::path::PathBuf)]) -> anyhow::Result<()> {
+    for (_, path) in outputs {
+        crate::report::check_target_dir(path)?;
+    }
+    Ok(())
+}
+
 /// Each warning and note once, on standard error.
 pub(crate) fn tell(warnings: &[String], notes: &[String]) {
     for w in warnings {

@@ -7,6 +7,7 @@ use crate::probe::options::{ConnectionMode, HttpChoice, Method, ProbeOptions};
 use crate::probe::{self, render};
 
 pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
+    super::check_outputs(&args.outputs)?;
     let report = probe::run(&options(args))?;
     super::deliver(args.format, &args.outputs, |format, style| {
         Ok(render::render(&report, format, style))

@@ -8,6 +8,7 @@ use super::host;
 
 pub fn run(g: &Global, args: &SnapshotArgs) -> anyhow::Result<u8> {
     let interval = diagnose::check_interval(args.interval)?;
+    crate::report::check_target_dir(&args.file)?;
     let host = host(g);
     let window = LogWindow {
         lookback: args.since,
@@ -22,7 +23,7 @@ pub fn run(g: &Global, args: &SnapshotArgs) -> anyhow::Result<u8> {
     };
     // The one writer for files outside the state directory (temp file O_EXCL|O_NOFOLLOW
     // beside it, fsync, rename); a missing directory is a usage error.
-    crate::report::write_bytes(&args.file, &bytes, "capture")?;
+    crate::report::write_bytes(&args.file, &bytes)?;
     let samples = match manifest.samples.len() {
         1 => "1 sample".to_string(),
         n => format!("{n} samples, {:.2} s apart", manifest.interval_secs),
