@@ -175,7 +175,7 @@ fn progress_shows_only_on_a_terminal() {
     ]);
     assert_eq!(code(&out), 2, "{}", describe(&out));
     assert!(
-        stderr(&out).contains("cannot write capture"),
+        stderr(&out).contains("does not exist"),
         "{}",
         describe(&out)
     );
@@ -219,4 +219,35 @@ fn the_diagnose_json_matches_its_schema() {
         "diagnose",
         &hostperf(&["diagnose", "--from", CAPTURE, "-o", "json"]),
     );
+}
+
+/// A missing --output directory is refused before a long measurement, not after it.
+#[test]
+fn a_missing_output_directory_is_refused_before_measuring() {
+    for args in [
+        &[
+            "diagnose",
+            "--interval",
+            "30",
+            "--output",
+            "json=/nonexistent-hp/d.json",
+        ][..],
+        &[
+            "probe",
+            "http://127.0.0.1:1/",
+            "--output",
+            "json=/nonexistent-hp/p.json",
+        ][..],
+        &["snapshot", "/nonexistent-hp/c.tar.gz", "--interval", "30"][..],
+    ] {
+        let started = std::time::Instant::now();
+        let out = hostperf(args);
+        assert_eq!(code(&out), 2, "{args:?}\n{}", describe(&out));
+        assert!(
+            stderr(&out).contains("does not exist"),
+            "{}",
+            describe(&out)
+        );
+        assert!(started.elapsed().as_secs() < 10, "{args:?} measured first");
+    }
 }
