@@ -29,18 +29,34 @@ cases=(
     "plan latency-profile|plan latency-profile|"
     "diagnose --interval 0|diagnose --interval 0|"
 )
-printf '%-40s %10s %10s %7s\n' "command" "ms" "baseline" "ratio"
+# The machine may be shared: each pair is timed in ROUNDS alternating rounds, and the
+# figure is the median of the rounds' medians (min in brackets), so a burst of other work
+# hits both binaries alike.
+rounds=${ROUNDS:-5}
+printf '%-36s %16s %16s %7s\n' "command" "ms (min)" "baseline (min)" "ratio"
 for case in "${cases[@]}"; do
     IFS='|' read -r name args env <<<"$case"
     cmds=("env $env $bin $args")
     [[ -n $base ]] && cmds+=("env $env $base $args")
-    # -i: check exits 1 on drift, diagnose on findings; the time is what counts here.
-    hyperfine -N -i --warmup 5 --runs "$runs" --output=pipe --export-json "$json" "${cmds[@]}" >/dev/null 2>&1
-    read -r ms base_ms < <(python3 -c '
+    meds=()
+    for ((r = 0; r < rounds; r++)); do
+        # -i: check exits 1 on drift, diagnose on findings; the time is what counts here.
+        hyperfine -N -i --warmup 3 --runs "$((runs / rounds + 1))" --output=pipe --export-json "$json" "${cmds[@]}" >/dev/null 2>&1
+        meds+=("$(python3 -c '
 import json, sys
-r = json.load(open(sys.argv[1]))["results"]
-print(" ".join("%.2f" % (x["median"] * 1000) for x in r), "-" if len(r) == 1 else "")' "$json")
-    ratio=-
-    [[ $base_ms != - && -n $base_ms ]] && ratio=$(python3 -c "print('%.2f' % ($ms / $base_ms))")
-    printf '%-40s %10s %10s %7s\n' "$name" "$ms" "${base_ms:--}" "$ratio"
+print(",".join("%.4f:%.4f" % (x["median"] * 1000, x["min"] * 1000) for x in json.load(open(sys.argv[1]))["results"]))' "$json")")
+    done
+    python3 - "$name" "${meds[@]}" <<'PY'
+import statistics, sys
+name, rounds = sys.argv[1], [r.split(",") for r in sys.argv[2:]]
+cols = []
+for i in range(len(rounds[0])):
+    med = statistics.median(float(r[i].split(":")[0]) for r in rounds)
+    low = min(float(r[i].split(":")[1]) for r in rounds)
+    cols.append((med, low))
+ours = "%.2f (%.2f)" % cols[0]
+base = "%.2f (%.2f)" % cols[1] if len(cols) > 1 else "-"
+ratio = "%.2f" % (cols[0][0] / cols[1][0]) if len(cols) > 1 else "-"
+print("%-36s %16s %16s %7s" % (name, ours, base, ratio))
+PY
 done

@@ -207,27 +207,51 @@ impl Grid {
         let widths = self.shrink_values(natural[..d].to_vec(), width);
         let indent = indent(&widths, d);
         let detail_width = width.saturating_sub(indent).max(MIN_DETAIL / 2);
+        // One table for every row: a first column numbers the rows (on each row's first
+        // line only), so the lines can be told apart when a value wraps; it is cut off
+        // before printing and each row's detail goes in after its last line.
+        let mark = self.rows.len().to_string().len();
+        let mut all = vec![mark];
+        all.extend(&widths);
+        let mut table = fixed_table(&all, style);
+        let mut header = vec![String::new()];
+        header.extend(self.header[..d].iter().cloned());
+        table.set_header(header);
+        for (i, row) in self.rows.iter().enumerate() {
+            let mut line = vec![ComfyCell::new(i + 1)];
+            line.extend(cells(&row[..d], style));
+            table.add_row(line);
+        }
+        let pad = " ".repeat(indent);
+        let options = textwrap::Options::new(indent + detail_width)
+            .initial_indent(&pad)
+            .subsequent_indent(&pad);
         let mut out = String::new();
-        let mut header = fixed_table(&widths, style);
-        header.set_header(self.header[..d].to_vec());
-        out.push_str(&trimmed(&header));
-        for row in &self.rows {
-            let mut line = fixed_table(&widths, style);
-            line.add_row(cells(&row[..d], style));
-            out.push_str(&trimmed(&line));
-            let text = &row[d];
-            if text.text.trim().is_empty() {
-                continue;
+        let mut pending: Option<usize> = None;
+        let flush = |out: &mut String, row: Option<usize>| {
+            let Some(text) = row.map(|r| &self.rows[r][d].text) else {
+                return;
+            };
+            for line in textwrap::wrap(text, &options) {
+                if !line.trim().is_empty() {
+                    out.push_str(line.trim_end());
+                    out.push('\n');
+                }
             }
-            let pad = " ".repeat(indent);
-            let options = textwrap::Options::new(indent + detail_width)
-                .initial_indent(&pad)
-                .subsequent_indent(&pad);
-            for line in textwrap::wrap(&text.text, &options) {
-                out.push_str(line.trim_end());
+        };
+        for line in table.lines() {
+            let (number, rest) = line.split_at(line.len().min(mark));
+            let rest = rest.get(GAP..).unwrap_or("").trim_end();
+            if let Ok(n) = number.trim().parse::<usize>() {
+                flush(&mut out, pending.take());
+                pending = n.checked_sub(1);
+            }
+            if !rest.is_empty() {
+                out.push_str(rest);
                 out.push('\n');
             }
         }
+        flush(&mut out, pending);
         out
     }
 }
