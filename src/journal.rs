@@ -80,11 +80,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Whether any change is per network namespace (a net.* sysctl or a network knob).
     pub fn touches_netns(&self) -> bool {
-        self.changes.iter().any(|c| match &c.knob {
-            Knob::Sysctl { key } => key.top() == "net",
-            Knob::Net(_) => true,
-            Knob::Rlimit { .. } | Knob::File { .. } => false,
-        })
+        self.changes.iter().any(|c| c.knob.is_per_netns())
     }
 }
 
