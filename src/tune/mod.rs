@@ -129,6 +129,8 @@ impl Knob {
                 None => Ok(desired.to_string()),
             },
             Knob::Sysfs(_) => Ok(desired.to_string()),
+            // A port list is one value, empty when nothing is reserved.
+            Knob::Sysctl { key } if key.to_string() == ports::KEY => Ok(desired.to_string()),
             // The partner is in force: this key is 0 until written.
             Knob::Sysctl { key } if dirty::is_pair(key) && current.contains(' ') => {
                 desired.target("0")
