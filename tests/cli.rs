@@ -271,7 +271,7 @@ fn show_and_profiles_speak_json() {
     assert_eq!(profile["sysctl"]["net.core.somaxconn"]["from"], "api-base");
     let out = hostperf(&["profiles", "show", "no-such-profile"]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("known profiles: api-base, latency-profile, throughput-profile"));
+    assert!(stderr(&out).contains("known profiles: api-base, busy-poll, datacenter, edge, latency-profile, low-jitter, nat-node, throughput-profile"));
 }
 
 #[test]

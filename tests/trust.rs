@@ -862,7 +862,7 @@ fn a_damaged_snapshot_is_described_truthfully_and_can_be_forgotten() {
         stdout(&out).contains(&format!("snapshot {id} is damaged"))
             && stdout(&out).contains("may have changed settings")
             && stdout(&out).contains("profile latency-profile")
-            && stdout(&out).contains("change(s): net.core.busy_poll"),
+            && stdout(&out).contains("change(s): kernel.timer_migration"),
         "{}",
         describe(&out)
     );
@@ -1119,12 +1119,12 @@ fn exclusive_dirty_keys_are_an_error_and_a_child_can_drop_an_inherited_one() {
     write(
         p,
         "both.yaml",
-        "include: [latency-profile]\nsysctl:\n  vm.dirty_bytes: 67108864\n",
+        "include: [latency-profile]\nsysctl:\n  vm.dirty_ratio: 10\n",
     );
     write(
         p,
         "dropped.yaml",
-        "include: [latency-profile]\nsysctl:\n  vm.dirty_bytes: 67108864\n  vm.dirty_ratio: {drop: true}\n",
+        "include: [latency-profile]\nsysctl:\n  vm.dirty_ratio: 10\n  vm.dirty_bytes: {drop: true}\n",
     );
     write(
         p,
@@ -1135,8 +1135,8 @@ fn exclusive_dirty_keys_are_an_error_and_a_child_can_drop_an_inherited_one() {
     assert_refused(
         &out,
         &[
-            "sets both vm.dirty_bytes (from both) and vm.dirty_ratio (from latency-profile)",
-            "vm.dirty_ratio: {drop: true}",
+            "sets both vm.dirty_bytes (from latency-profile) and vm.dirty_ratio (from both)",
+            "vm.dirty_bytes: {drop: true}",
         ],
     );
     let out = hp(
@@ -1147,7 +1147,7 @@ fn exclusive_dirty_keys_are_an_error_and_a_child_can_drop_an_inherited_one() {
     );
     assert_eq!(code(&out), 0, "{}", describe(&out));
     assert!(
-        stdout(&out).contains("vm.dirty_bytes") && !stdout(&out).contains("\"vm.dirty_ratio\"")
+        stdout(&out).contains("vm.dirty_ratio") && !stdout(&out).contains("\"vm.dirty_bytes\"")
     );
     let out = hp(root.path(), state.path(), p, &["plan", "nothing"]);
     assert_refused(&out, &["no included profile sets it"]);
