@@ -76,10 +76,15 @@ pub fn files(plan: &Plan, profile: &Profile, units: &[String]) -> anyhow::Result
         let _ = writeln!(limits, "# {reason}");
         // `*` does not match root in limits.conf, so root gets its own lines.
         for who in ["*", "root"] {
-            let _ = writeln!(
-                limits,
-                "{who} soft {resource} {soft}\n{who} hard {resource} {hard}"
-            );
+            if *resource == Resource::Nofile {
+                // Every session: only the hard limit (see NOFILE_DEFAULT_SOFT).
+                let _ = writeln!(limits, "{who} hard {resource} {hard}");
+            } else {
+                let _ = writeln!(
+                    limits,
+                    "{who} soft {resource} {soft}\n{who} hard {resource} {hard}"
+                );
+            }
         }
     }
     files.push(PersistFile {
@@ -90,7 +95,7 @@ pub fn files(plan: &Plan, profile: &Profile, units: &[String]) -> anyhow::Result
     if units.is_empty() {
         files.push(PersistFile {
             path: SYSTEMD_MANAGER_FILE.into(),
-            content: systemd_limits(&header, "Manager", "Default", &profile.ulimits),
+            content: systemd_limits(&header, "Manager", "Default", &profile.ulimits, true),
             applies_to: "every systemd service without its own Limit*=, after `systemctl daemon-reexec` and a restart of the service".into(),
         });
     }
@@ -98,7 +103,7 @@ pub fn files(plan: &Plan, profile: &Profile, units: &[String]) -> anyhow::Result
         let unit = unit_name(unit)?;
         files.push(PersistFile {
             path: crate::tune::file::unit_drop_in(&unit),
-            content: systemd_limits(&header, "Service", "", &profile.ulimits),
+            content: systemd_limits(&header, "Service", "", &profile.ulimits, false),
             applies_to: format!(
                 "{unit}, after `systemctl daemon-reload && systemctl restart {unit}`"
             ),
@@ -135,15 +140,32 @@ fn persisted_values(entry: &UlimitEntry) -> (String, String) {
     (text(&entry.soft), text(&entry.hard))
 }
 
+/// The nofile soft limit every session and service keeps: select(2) cannot watch a
+/// descriptor above 1023 (FD_SETSIZE), so systemd keeps the soft limit at 1024 and raises
+/// only the hard one (524288 since systemd 240), and advises services that need more to
+/// raise their own soft limit, or to be given LimitNOFILE= (systemd.exec(5), LimitNOFILE=;
+/// http://0pointer.net/blog/file-descriptor-limits.html). hostperf follows that: system-wide
+/// files raise the hard limit only; the soft limit is raised for the units named with
+/// `--unit` and the processes named with `--pid`/`--process`.
+pub const NOFILE_DEFAULT_SOFT: &str = "1024";
+
+/// `[Manager]` DefaultLimit*= (`every_service`, nofile soft kept at 1024) or a unit's
+/// `[Service]` Limit*= lines.
 fn systemd_limits(
     header: &str,
     section: &str,
     prefix: &str,
     ulimits: &BTreeMap<Resource, UlimitEntry>,
+    every_service: bool,
 ) -> String {
     let mut out = format!("{header}[{section}]\n");
     for (resource, entry) in ulimits {
         let (soft, hard) = persisted_values(entry);
+        let soft = if every_service && *resource == Resource::Nofile {
+            NOFILE_DEFAULT_SOFT.to_string()
+        } else {
+            soft
+        };
         let infinity = |v: String| {
             if v == "unlimited" {
                 "infinity".to_string()
@@ -376,15 +398,21 @@ mod tests {
             sysctl.content
         );
         assert!(
-            sysctl
-                .content
-                .contains("net.ipv4.tcp_rmem = 4096 87380 6291456")
+            sysctl.content.contains("vm.dirty_bytes = 268435456"),
+            "{}",
+            sysctl.content
         );
         let limits = files
             .iter()
             .find(|f| f.path == Path::new(LIMITS_FILE))
             .unwrap();
-        assert!(limits.content.contains("* soft nofile 1048576"));
+        // Sessions get a high hard limit only; the soft one stays (select() needs < 1024).
+        assert!(
+            !limits.content.contains("soft nofile"),
+            "{}",
+            limits.content
+        );
+        assert!(limits.content.contains("* hard nofile 1048576"));
         assert!(limits.content.contains("root hard nofile 1048576"));
         let manager = files
             .iter()
@@ -393,7 +421,7 @@ mod tests {
         assert!(
             manager
                 .content
-                .contains("[Manager]\nDefaultLimitNOFILE=1048576:1048576")
+                .contains("[Manager]\nDefaultLimitNOFILE=1024:1048576")
         );
 
         let per_unit = super::files(&plan, &profile, &["nginx".into()]).unwrap();

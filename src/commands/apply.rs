@@ -35,10 +35,10 @@ struct ChangedRow {
 pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     let host = host(g);
     let profile = load_profile(g, &args.profile)?;
-    let needs_root = !profile.sysctl.is_empty() || !profile.network.is_empty() || args.persist;
+    let needs_root = profile.writes_kernel_settings() || args.persist;
     if !args.dry_run && needs_root && host.is_live() && !rustix::process::geteuid().is_root() {
         return Err(UsageError::new(format!(
-            "hostperf apply needs privilege: {} writes kernel settings (/proc/sys, network devices{}), which only root may change; run as root (sudo hostperf apply ...); nothing was changed",
+            "hostperf apply needs privilege: {} writes kernel settings (/proc/sys, /sys, network devices{}), which only root may change; run as root (sudo hostperf apply ...); nothing was changed",
             profile.name,
             if args.persist { ", files in /etc" } else { "" }
         )));

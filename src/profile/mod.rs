@@ -462,6 +462,56 @@ fn check_resolved(profile: &Profile) -> anyhow::Result<()> {
             )));
         }
     }
+    let fail = |what: String, e: &SysctlEntry, why: String| {
+        Err(UsageError::new(format!(
+            "profile {} ({what}, from {}): {why}",
+            profile.name, e.from
+        )))
+    };
+    for (key, e) in &profile.sysctl {
+        let listeners = e.value.to_string() == crate::tune::ports::LISTENERS;
+        if listeners && key.to_string() != crate::tune::ports::KEY {
+            return fail(
+                format!("sysctl {key}"),
+                e,
+                format!(
+                    "`listeners` is a value only {} takes (the ports this host listens on)",
+                    crate::tune::ports::KEY
+                ),
+            );
+        }
+    }
+    for (key, e) in &profile.sysfs {
+        if let Err(why) = key.attr.check_value(&e.value.to_string()) {
+            return fail(format!("sysfs {key}"), e, why);
+        }
+    }
+    let word = |v: &str| {
+        !v.is_empty()
+            && v.len() <= 32
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    for (name, entry) in profile.cpu.entries() {
+        let Some(e) = entry else { continue };
+        let value = e.value.to_string();
+        let ok = match name {
+            "max_idle_latency_us" => matches!(
+                e.value.fields.as_slice(),
+                [crate::tune::Want::Exact(v)] if v.parse::<u32>().is_ok_and(|n| n <= i32::MAX as u32)
+            ),
+            _ => e.value.fields.len() == 1 && word(&value),
+        };
+        if !ok {
+            let why = match name {
+                "max_idle_latency_us" => format!(
+                    "{value:?} is not a latency: microseconds from 0 to 2147483647 (0 leaves only polling)"
+                ),
+                _ => format!("{value:?} is not a single word such as performance"),
+            };
+            return fail(format!("cpu {name}"), e, why);
+        }
+    }
     Ok(())
 }
 
