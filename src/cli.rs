@@ -70,6 +70,9 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Show current values: the sysctls named, or every setting the built-in profiles use.
     Show(ShowArgs),
+    /// Pick the built-in profile (and add-ons) that fit this host, say why from its facts,
+    /// and show the plan of applying it. Reads only.
+    Recommend(RecommendArgs),
     /// Measure the host's counters over an interval and report what is wrong and how to fix it.
     Diagnose(DiagnoseArgs),
     /// Capture everything diagnose reads into a .tar.gz to attach to a ticket.
@@ -205,6 +208,13 @@ pub struct RollbackArgs {
     /// network namespace than the apply's.
     #[arg(long)]
     pub force: bool,
+    /// Output format.
+    #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
     /// Output format.
     #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,

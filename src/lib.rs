@@ -9,6 +9,7 @@
 //! - `plan`, `rules`, `apply`, `journal`, `persist`: the change pipeline.
 //! - `diagnose`: measured checks for the fault lines.
 //! - `probe`: timed requests to http(s) URLs: network or application?
+//! - `recommend`: which built-in profile fits this host, from its facts.
 //! - `report`: renderers, data in and text out.
 //! - `commands`: one module per subcommand, gluing the above.
 
@@ -26,6 +27,7 @@ pub mod persist;
 pub mod plan;
 pub mod probe;
 pub mod profile;
+pub mod recommend;
 pub mod report;
 pub mod rules;
 pub mod tune;

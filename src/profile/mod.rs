@@ -217,6 +217,30 @@ impl Catalog {
         Ok(profile)
     }
 
+    /// A profile made of `includes` in order (a base profile and add-ons), named `name`:
+    /// what `hostperf recommend` plans. One name loads that profile itself.
+    pub fn compose(&self, name: &str, includes: &[String]) -> anyhow::Result<Profile> {
+        if let [one] = includes {
+            return self.load(one);
+        }
+        if let Some(why) = schema::bad_name(name) {
+            return Err(UsageError::new(why));
+        }
+        for include in includes {
+            if let Some(why) = schema::bad_name(include) {
+                return Err(UsageError::new(why));
+            }
+        }
+        let text = format!(
+            "description: {}\ninclude: [{}]\n",
+            includes.join(" + "),
+            includes.join(", ")
+        );
+        let profile = self.resolve(builtin(name, &text), &mut Vec::new())?;
+        check_resolved(&profile)?;
+        Ok(profile)
+    }
+
     /// Loads a profile from a file; its includes are names, or `./FILE.yaml` below it.
     pub fn load_file(&self, path: &Path) -> anyhow::Result<Profile> {
         let found = read_file(path)?;

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod plan;
+pub mod recommend;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
