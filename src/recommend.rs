@@ -158,12 +158,15 @@ pub fn decide(facts: &HostFacts, signals: &Signals) -> Recommendation {
             ));
         }
         match facts.cpus {
-            Some(c) if n.rx_queues > 0 && n.rx_queues < c => decision.push(format!(
-                "{} rx queue(s) for {c} CPUs: receive packet steering spreads the protocol work",
-                n.rx_queues
+            Some(c) if n.rx_queues == 1 && c > 1 => decision.push(format!(
+                "one rx queue for {c} CPUs: receive packet steering spreads the protocol work over the NIC's node"
             )),
             Some(c) if n.rx_queues >= c => decision.push(format!(
-                "{} rx queues for {c} CPUs: the NIC spreads by itself (no RPS); one IRQ per CPU",
+                "{} rx queues for {c} CPUs: the NIC spreads by itself (no RPS), one interrupt per CPU",
+                n.rx_queues
+            )),
+            Some(c) if n.rx_queues > 1 => decision.push(format!(
+                "{} rx queues for {c} CPUs: interrupts one per CPU near the NIC; RPS only where the NIC's node has more cores than queues (the plan's rps_cpus rows say)",
                 n.rx_queues
             )),
             _ => {}
@@ -313,7 +316,7 @@ mod tests {
         let r = decide(&facts, &Signals::default());
         assert!(decision(&r, "virtualization").contains("hypervisor controls"));
         assert!(decision(&r, "NIC").contains("may not moderate"));
-        assert!(decision(&r, "NIC").contains("receive packet steering"));
+        assert!(decision(&r, "NIC").contains("one rx queue for 64 CPUs"));
         facts.container = Some(Evidence {
             kind: "docker".into(),
             source: "/.dockerenv".into(),
