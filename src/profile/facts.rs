@@ -213,11 +213,23 @@ impl HostFacts {
     /// One line for messages: "a kvm guest (…)", "bare metal", "virtualization unknown".
     pub fn describe_virtualization(&self) -> String {
         let mut parts = Vec::new();
+        let article = |word: &str| {
+            if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            }
+        };
         if let Some(g) = &self.guest {
-            parts.push(format!("a {} guest ({})", g.kind, g.source));
+            parts.push(format!("{} {} guest ({})", article(&g.kind), g.kind, g.source));
         }
         if let Some(c) = &self.container {
-            parts.push(format!("in a {} container ({})", c.kind, c.source));
+            parts.push(format!(
+                "in {} {} container ({})",
+                article(&c.kind),
+                c.kind,
+                c.source
+            ));
         }
         if parts.is_empty() {
             if self.virtualization_known {
