@@ -234,9 +234,14 @@ pub struct DiagnoseArgs {
     /// Seconds between the two samples; 0 takes one sample and skips rate-based checks.
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
     pub interval: f64,
+    /// Read kernel log messages from this long before the last sample (e.g. 30s, 10m, 2h,
+    /// 1d) instead of from the interval's start only.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
     /// Run only this check (repeatable). Ids: port-exhaustion, listen-overflow, syn-flood,
-    /// softirq-imbalance, softnet-drops, memory-pressure, memory-fragmentation, oom-kills,
-    /// fd-exhaustion, socket-leak, tcp-retransmits, io-wait.
+    /// tcp-retransmits, tcp-memory, udp-errors, conntrack, nic-drops, softirq-imbalance,
+    /// softnet-drops, cpu-saturation, cpu-throttling, memory-pressure, memory-fragmentation,
+    /// oom-kills, fd-exhaustion, socket-leak, io-wait, clock.
     #[arg(long = "check", value_name = "ID")]
     pub checks: Vec<String>,
     /// Focus process checks on this pid (repeatable).
@@ -260,6 +265,10 @@ pub struct DiagnoseArgs {
     /// Diagnose a capture made by `hostperf snapshot` instead of this host.
     #[arg(long, value_name = "FILE.tar.gz", conflicts_with = "root")]
     pub from: Option<PathBuf>,
+    /// Also probe this http:// or https:// URL from this host (repeatable) and add the
+    /// upstream-timeout and, for https, tls-handshake findings; see `hostperf probe`.
+    #[arg(long = "url", value_name = "URL", conflicts_with = "from")]
+    pub urls: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -270,6 +279,9 @@ pub struct SnapshotArgs {
     /// Seconds between the two samples.
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
     pub interval: f64,
+    /// Keep kernel log messages from this long before the last sample (default 1h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -385,6 +397,27 @@ fn parse_diagnose_target(s: &str) -> Result<(DiagnoseFormat, PathBuf), String> {
     parse_target(s)
 }
 
+/// A duration such as `90`, `30s`, `10m`, `2h` or `1d` (at most 30 days).
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("expected a duration such as 30s, 10m, 2h or 1d, got {s:?}"))?;
+    let secs = match unit {
+        "" | "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86400),
+        _ => None,
+    }
+    .filter(|&v| v <= 30 * 86400)
+    .ok_or_else(|| {
+        format!("expected a duration up to 30d such as 30s, 10m, 2h or 1d, got {s:?}")
+    })?;
+    Ok(std::time::Duration::from_secs(secs))
+}
+
 fn parse_probe_target(s: &str) -> Result<(ProbeFormat, PathBuf), String> {
     parse_target(s)
 }
@@ -434,5 +467,17 @@ mod tests {
         assert!(parse_report_target("xml=out").is_err());
         assert!(parse_report_target("json=").is_err());
         assert!(parse_report_target("json").is_err());
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("10m").unwrap().as_secs(), 600);
+        assert_eq!(parse_duration("2h").unwrap().as_secs(), 7200);
+        assert_eq!(parse_duration("1d").unwrap().as_secs(), 86400);
+        assert!(parse_duration("31d").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("99999999999999999999h").is_err());
     }
 }

@@ -5,17 +5,18 @@ mod apply;
 mod check;
 /// Public: the packaging step writes the same completion scripts.
 pub mod completions;
+mod diagnose;
 mod plan;
 mod probe;
 mod profiles;
 mod recommend;
 mod rollback;
 mod show;
+mod snapshot;
 
 use anyhow::Context;
 
 use crate::cli::*;
-use crate::diagnose;
 use crate::exit::UsageError;
 use crate::host::Host;
 use crate::journal::Journal;
@@ -34,7 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Show(args) => show::run(g, args),
         Command::Recommend(args) => recommend::run(g, args),
         Command::Diagnose(args) => diagnose::run(g, args),
-        Command::Snapshot(args) => diagnose::snapshot(g, args),
+        Command::Snapshot(args) => snapshot::run(g, args),
         Command::Probe(args) => probe::run(args),
         Command::Completions(args) => completions::run(args),
     }
