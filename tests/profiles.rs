@@ -64,7 +64,15 @@ const SYSCTL_RULES: &[(&[&str], &str, Rule, &str)] = &[
         "ip-sysctl.rst tcp_fastopen: server side needs TCP_FASTOPEN per listener (or 0x400); SYN data can be replayed",
     ),
     (
-        &["latency-profile", "throughput-profile", "api-base", "edge", "nat-node", "datacenter", "low-jitter"],
+        &[
+            "latency-profile",
+            "throughput-profile",
+            "api-base",
+            "edge",
+            "nat-node",
+            "datacenter",
+            "low-jitter",
+        ],
         "net.core.busy_read",
         Rule::Absent,
         "net.rst busy_read: per-socket SO_BUSY_POLL is the preferred method; global busy polling only in the opt-in busy-poll",
@@ -75,8 +83,18 @@ const SYSCTL_RULES: &[(&[&str], &str, Rule, &str)] = &[
         Rule::Absent,
         "net.rst busy_poll: only sockets with SO_BUSY_POLL are polled; opt-in only",
     ),
-    (&["busy-poll"], "net.core.busy_read", Rule::Is("50"), "net.rst busy_read: 50 recommended when enabled globally"),
-    (&["busy-poll"], "net.core.busy_poll", Rule::Is("50"), "net.rst busy_poll: 50 for several sockets"),
+    (
+        &["busy-poll"],
+        "net.core.busy_read",
+        Rule::Is("50"),
+        "net.rst busy_read: 50 recommended when enabled globally",
+    ),
+    (
+        &["busy-poll"],
+        "net.core.busy_poll",
+        Rule::Is("50"),
+        "net.rst busy_poll: 50 for several sockets",
+    ),
     (
         &["latency-profile"],
         "net.ipv4.tcp_rmem",
@@ -96,7 +114,10 @@ const SYSCTL_RULES: &[(&[&str], &str, Rule, &str)] = &[
             let n = numbers(e);
             (n.len() == 3 && n[0] == 4096 && n[1] >= 131_072 && n[2] >= 16_777_216)
                 .then_some(())
-                .ok_or(format!("{} lowers the 131072 initial buffer or the max", e.value))
+                .ok_or(format!(
+                    "{} lowers the 131072 initial buffer or the max",
+                    e.value
+                ))
         }),
         "ip-sysctl.rst tcp_rmem default 131072; TuneD network-throughput 4096 131072 16777216",
     ),
@@ -112,13 +133,21 @@ const SYSCTL_RULES: &[(&[&str], &str, Rule, &str)] = &[
         Rule::Absent,
         "vm.rst dirty_ratio is a share of available memory (multi-GB on large hosts); bytes are set instead",
     ),
-    (&["*"], "vm.dirty_background_ratio", Rule::Absent, "vm.rst dirty_background_ratio, as above"),
+    (
+        &["*"],
+        "vm.dirty_background_ratio",
+        Rule::Absent,
+        "vm.rst dirty_background_ratio, as above",
+    ),
     (
         &["latency-profile", "throughput-profile"],
         "vm.dirty_bytes",
         Rule::Check(|e| {
             let n = numbers(e)[0];
-            (8192..=4 << 30).contains(&n).then_some(()).ok_or(format!("{n}: not between two pages and 4 GiB"))
+            (8192..=4 << 30)
+                .contains(&n)
+                .then_some(())
+                .ok_or(format!("{n}: not between two pages and 4 GiB"))
         }),
         "vm.rst dirty_bytes: the minimum is two pages",
     ),
@@ -133,8 +162,15 @@ const SYSCTL_RULES: &[(&[&str], &str, Rule, &str)] = &[
         "net.ipv4.ip_local_port_range",
         Rule::Check(|e| {
             let n = numbers(e);
-            let ok = n.len() == 2 && n[0] >= 1024 && n[1] <= 65535 && n[0] < n[1] && n[0] % 2 != n[1] % 2;
-            ok.then_some(()).ok_or(format!("{}: needs 1024 <= low < high <= 65535 of different parity", e.value))
+            let ok = n.len() == 2
+                && n[0] >= 1024
+                && n[1] <= 65535
+                && n[0] < n[1]
+                && n[0] % 2 != n[1] % 2;
+            ok.then_some(()).ok_or(format!(
+                "{}: needs 1024 <= low < high <= 65535 of different parity",
+                e.value
+            ))
         }),
         "ip-sysctl.rst ip_local_port_range: different parity, >= ip_unprivileged_port_start (1024)",
     ),
@@ -144,11 +180,36 @@ const SYSCTL_RULES: &[(&[&str], &str, Rule, &str)] = &[
         Rule::Is("listeners"),
         "ip-sysctl.rst ip_local_reserved_ports: widening the range reserves the listeners' ports",
     ),
-    (&["api-base"], "net.ipv4.tcp_tw_reuse", Rule::Is("1"), "ip-sysctl.rst tcp_tw_reuse: 0, 1 (global) or 2 (loopback, default)"),
-    (&["api-base"], "net.ipv4.tcp_syncookies", Rule::Is("1"), "ip-sysctl.rst tcp_syncookies: default 1"),
-    (&["api-base"], "net.ipv4.tcp_fin_timeout", Rule::Is("<=30"), "ip-sysctl.rst tcp_fin_timeout: default 60 s, FIN-WAIT-2 orphans only"),
-    (&["api-base"], "net.ipv4.tcp_slow_start_after_idle", Rule::Is("0"), "ip-sysctl.rst tcp_slow_start_after_idle: RFC 2861 default 1"),
-    (&["api-base"], "fs.nr_open", Rule::Is(">=1048576"), "fs.rst nr_open: default 1024*1024"),
+    (
+        &["api-base"],
+        "net.ipv4.tcp_tw_reuse",
+        Rule::Is("1"),
+        "ip-sysctl.rst tcp_tw_reuse: 0, 1 (global) or 2 (loopback, default)",
+    ),
+    (
+        &["api-base"],
+        "net.ipv4.tcp_syncookies",
+        Rule::Is("1"),
+        "ip-sysctl.rst tcp_syncookies: default 1",
+    ),
+    (
+        &["api-base"],
+        "net.ipv4.tcp_fin_timeout",
+        Rule::Is("<=30"),
+        "ip-sysctl.rst tcp_fin_timeout: default 60 s, FIN-WAIT-2 orphans only",
+    ),
+    (
+        &["api-base"],
+        "net.ipv4.tcp_slow_start_after_idle",
+        Rule::Is("0"),
+        "ip-sysctl.rst tcp_slow_start_after_idle: RFC 2861 default 1",
+    ),
+    (
+        &["api-base"],
+        "fs.nr_open",
+        Rule::Is(">=1048576"),
+        "fs.rst nr_open: default 1024*1024",
+    ),
     (
         &["latency-profile", "throughput-profile"],
         "vm.swappiness",
@@ -160,29 +221,86 @@ const SYSCTL_RULES: &[(&[&str], &str, Rule, &str)] = &[
         "vm.watermark_scale_factor",
         Rule::Check(|e| {
             let n = numbers(e)[0];
-            (10..=1000).contains(&n).then_some(()).ok_or(format!("{n}: outside 10..=1000"))
+            (10..=1000)
+                .contains(&n)
+                .then_some(())
+                .ok_or(format!("{n}: outside 10..=1000"))
         }),
         "vm.rst watermark_scale_factor: default 10, maximum 1000 (10%) on older kernels",
     ),
-    (&["latency-profile"], "vm.stat_interval", Rule::Is("10"), "vm.rst stat_interval: default 1 s; TuneD network-latency 10"),
-    (&["latency-profile"], "kernel.timer_migration", Rule::Is("0"), "kernel.rst timer_migration; TuneD network-latency 0"),
-    (&["latency-profile"], "net.ipv4.tcp_notsent_lowat", Rule::Is("16384"), "ip-sysctl.rst tcp_notsent_lowat: default UINT_MAX"),
-    (&["throughput-profile"], "net.ipv4.tcp_notsent_lowat", Rule::Is("131072"), "TuneD network-throughput 131072"),
-    (&["throughput-profile"], "net.core.netdev_max_backlog", Rule::Is(">=16384"), "net.rst netdev_max_backlog"),
-    (&["throughput-profile"], "net.core.netdev_budget", Rule::Is(">=600"), "net.rst netdev_budget (default 300)"),
-    (&["throughput-profile"], "net.core.rmem_max", Rule::Is(">=16777216"), "net.rst rmem_max: caps SO_RCVBUF only"),
-    (&["edge"], "net.ipv4.tcp_mtu_probing", Rule::Is("1"), "ip-sysctl.rst tcp_mtu_probing: 1 only after a black hole"),
+    (
+        &["latency-profile"],
+        "vm.stat_interval",
+        Rule::Is("10"),
+        "vm.rst stat_interval: default 1 s; TuneD network-latency 10",
+    ),
+    (
+        &["latency-profile"],
+        "kernel.timer_migration",
+        Rule::Is("0"),
+        "kernel.rst timer_migration; TuneD network-latency 0",
+    ),
+    (
+        &["latency-profile"],
+        "net.ipv4.tcp_notsent_lowat",
+        Rule::Is("16384"),
+        "ip-sysctl.rst tcp_notsent_lowat: default UINT_MAX",
+    ),
+    (
+        &["throughput-profile"],
+        "net.ipv4.tcp_notsent_lowat",
+        Rule::Is("131072"),
+        "TuneD network-throughput 131072",
+    ),
+    (
+        &["throughput-profile"],
+        "net.core.netdev_max_backlog",
+        Rule::Is(">=16384"),
+        "net.rst netdev_max_backlog",
+    ),
+    (
+        &["throughput-profile"],
+        "net.core.netdev_budget",
+        Rule::Is(">=600"),
+        "net.rst netdev_budget (default 300)",
+    ),
+    (
+        &["throughput-profile"],
+        "net.core.rmem_max",
+        Rule::Is(">=16777216"),
+        "net.rst rmem_max: caps SO_RCVBUF only",
+    ),
+    (
+        &["edge"],
+        "net.ipv4.tcp_mtu_probing",
+        Rule::Is("1"),
+        "ip-sysctl.rst tcp_mtu_probing: 1 only after a black hole",
+    ),
     (
         &["datacenter"],
         "net.ipv4.tcp_rto_min_us",
         Rule::Check(|e| {
             let n = numbers(e)[0];
-            ((1..=200_000).contains(&n) && e.optional).then_some(()).ok_or(format!("{n}: the documentation recommends 1..=200000; optional before 6.11"))
+            ((1..=200_000).contains(&n) && e.optional)
+                .then_some(())
+                .ok_or(format!(
+                    "{n}: the documentation recommends 1..=200000; optional before 6.11"
+                ))
         }),
         "ip-sysctl.rst tcp_rto_min_us: recommended <= 200000",
     ),
-    (&["low-jitter"], "kernel.nmi_watchdog", Rule::Is("0"), "kernel.rst nmi_watchdog; TuneD network-latency 0"),
-    (&["nat-node"], "net.ipv4.neigh.default.gc_thresh3", Rule::Is(">=8192"), "ip-sysctl.rst neigh/default/gc_thresh3: default 1024"),
+    (
+        &["low-jitter"],
+        "kernel.nmi_watchdog",
+        Rule::Is("0"),
+        "kernel.rst nmi_watchdog; TuneD network-latency 0",
+    ),
+    (
+        &["nat-node"],
+        "net.ipv4.neigh.default.gc_thresh3",
+        Rule::Is(">=8192"),
+        "ip-sysctl.rst neigh/default/gc_thresh3: default 1024",
+    ),
 ];
 
 fn applies(profiles: &[&str], name: &str) -> bool {
@@ -219,7 +337,10 @@ fn writeback_limits_are_bytes_with_background_below_the_foreground() {
         let p = load(name);
         let bg = numbers(sysctl(&p, "vm.dirty_background_bytes").unwrap())[0];
         let fg = numbers(sysctl(&p, "vm.dirty_bytes").unwrap())[0];
-        assert!(bg < fg, "{name}: background {bg} must start before throttling at {fg}");
+        assert!(
+            bg < fg,
+            "{name}: background {bg} must start before throttling at {fg}"
+        );
     }
 }
 
@@ -236,10 +357,18 @@ fn conditional_settings_say_where_they_apply() {
         let e = entry.unwrap_or_else(|| panic!("latency-profile cpu {name}"));
         let when = yaml_serde::to_string(&e.when).unwrap();
         assert!(when.contains("virtualization: none"), "cpu {name}: {when}");
-        assert!(e.optional, "cpu {name}: a host without a frequency or idle driver skips it");
+        assert!(
+            e.optional,
+            "cpu {name}: a host without a frequency or idle driver skips it"
+        );
     }
     assert_eq!(
-        p.cpu.max_idle_latency_us.as_ref().unwrap().value.to_string(),
+        p.cpu
+            .max_idle_latency_us
+            .as_ref()
+            .unwrap()
+            .value
+            .to_string(),
         "10",
         "C1/C1E (<= 10 us) stay usable, C6 (about 100 us or more) does not"
     );
@@ -255,7 +384,10 @@ fn conditional_settings_say_where_they_apply() {
     assert!(root.root_qdisc.as_ref().unwrap().when.0[0].kernel.is_some());
     assert!(root.rps_flow_cnt.as_ref().unwrap().value.to_string() == "auto");
     assert!(
-        p.network.interfaces.values().all(|i| i.txqueuelen.is_none()),
+        p.network
+            .interfaces
+            .values()
+            .all(|i| i.txqueuelen.is_none()),
         "txqueuelen does nothing under fq/fq_codel and deepens pfifo_fast"
     );
     assert!(
@@ -285,8 +417,8 @@ fn the_nofile_hard_limit_fits_under_nr_open_and_soft_is_not_above_hard() {
 
 #[test]
 fn every_reason_is_plain_words_and_every_key_is_documented() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/profiles.md"))
-        .unwrap();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/profiles.md")).unwrap();
     let json = |p: &Profile| serde_json::to_value(p).unwrap();
     for p in builtins() {
         let mut reasons = Vec::new();
@@ -297,13 +429,23 @@ fn every_reason_is_plain_words_and_every_key_is_documented() {
             for banned in ["seed", "matrix row", "fault line"] {
                 assert!(!lower.contains(banned), "{}: {r:?} says {banned:?}", p.name);
             }
-            assert!(r.len() >= 40, "{}: a reason names a mechanism: {r:?}", p.name);
+            assert!(
+                r.len() >= 40,
+                "{}: a reason names a mechanism: {r:?}",
+                p.name
+            );
         }
         for key in p.sysctl.keys() {
-            assert!(doc.contains(&format!("`{key}`")), "docs/profiles.md lacks {key}");
+            assert!(
+                doc.contains(&format!("`{key}`")),
+                "docs/profiles.md lacks {key}"
+            );
         }
         for key in p.sysfs.keys() {
-            assert!(doc.contains(&format!("`{key}`")), "docs/profiles.md lacks {key}");
+            assert!(
+                doc.contains(&format!("`{key}`")),
+                "docs/profiles.md lacks {key}"
+            );
         }
     }
 }
@@ -354,11 +496,17 @@ fn conditions_are_evaluated_from_each_fixture_hosts_files() {
         .unwrap()
         .filter_map(|e| {
             let e = e.ok()?;
-            e.file_type().ok()?.is_dir().then(|| e.file_name().to_string_lossy().into_owned())
+            e.file_type()
+                .ok()?
+                .is_dir()
+                .then(|| e.file_name().to_string_lossy().into_owned())
         })
         .collect();
     for host in &hosts {
-        assert!(table.iter().any(|t| t.0 == host), "{host} is not in the table");
+        assert!(
+            table.iter().any(|t| t.0 == host),
+            "{host} is not in the table"
+        );
     }
     for (host, bare, guest, numa, old, driver) in table {
         let facts = HostFacts::read(&Host::with_root(fixture(host)));
@@ -383,12 +531,37 @@ fn conditions_are_evaluated_from_each_fixture_hosts_files() {
 #[test]
 fn the_plan_shows_why_a_conditional_setting_is_skipped() {
     for (host, setting, skipped, because) in [
-        ("virtio-8vcpu", "cpu scaling_governor", true, "virtualization none: this host is a qemu guest"),
-        ("xen-netfront", "cpu max_idle_latency_us", true, "a xen guest (/sys/hypervisor/type: xen)"),
-        ("arm64-ena", "cpu energy_performance_preference", true, "an amazon guest"),
-        ("x86-offline-cpus", "kernel.numa_balancing", true, "numa_nodes >1: this host has 1 NUMA node(s)"),
+        (
+            "virtio-8vcpu",
+            "cpu scaling_governor",
+            true,
+            "virtualization none: this host is a qemu guest",
+        ),
+        (
+            "xen-netfront",
+            "cpu max_idle_latency_us",
+            true,
+            "a xen guest (/sys/hypervisor/type: xen)",
+        ),
+        (
+            "arm64-ena",
+            "cpu energy_performance_preference",
+            true,
+            "an amazon guest",
+        ),
+        (
+            "x86-offline-cpus",
+            "kernel.numa_balancing",
+            true,
+            "numa_nodes >1: this host has 1 NUMA node(s)",
+        ),
         ("x86-2s-mlx5", "kernel.numa_balancing", false, ""),
-        ("x86-igb-rxtx", "default-route root_qdisc", true, "kernel >=4.9 <4.13: this kernel is 3.10.0"),
+        (
+            "x86-igb-rxtx",
+            "default-route root_qdisc",
+            true,
+            "kernel >=4.9 <4.13: this kernel is 3.10.0",
+        ),
     ] {
         let out = hostperf(&[
             "--root",
@@ -441,11 +614,17 @@ fn recommend_picks_a_profile_for_each_fixture_host() {
         assert_eq!(r["profile"], profile, "{host}: {r:#}");
         assert_eq!(r["add_ons"], serde_json::json!(add_ons), "{host}: {r:#}");
         assert!(
-            json["plan"]["items"].as_array().is_some_and(|i| !i.is_empty()),
+            json["plan"]["items"]
+                .as_array()
+                .is_some_and(|i| !i.is_empty()),
             "{host}: the plan of applying it"
         );
         let text = hostperf(&["--root", root.to_str().unwrap(), "recommend"]);
-        assert!(stdout(&text).contains("recommended: latency-profile"), "{}", describe(&text));
+        assert!(
+            stdout(&text).contains("recommended: latency-profile"),
+            "{}",
+            describe(&text)
+        );
     }
     let out = hostperf(&[
         "--root",
@@ -454,5 +633,8 @@ fn recommend_picks_a_profile_for_each_fixture_host() {
     ]);
     let text = stdout(&out);
     assert!(text.contains("bare metal: the CPU governor"), "{text}");
-    assert!(text.contains("automatic NUMA balancing is turned off"), "{text}");
+    assert!(
+        text.contains("automatic NUMA balancing is turned off"),
+        "{text}"
+    );
 }

@@ -221,7 +221,12 @@ impl HostFacts {
             }
         };
         if let Some(g) = &self.guest {
-            parts.push(format!("{} {} guest ({})", article(&g.kind), g.kind, g.source));
+            parts.push(format!(
+                "{} {} guest ({})",
+                article(&g.kind),
+                g.kind,
+                g.source
+            ));
         }
         if let Some(c) = &self.container {
             parts.push(format!(
