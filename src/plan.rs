@@ -301,10 +301,7 @@ fn missing_privilege(host: &Host, knob: &Knob, current: &str, target: &str) -> O
         return None;
     }
     let path = match knob {
-        Knob::Sysctl { .. } | Knob::Cpu(_) | Knob::Sysfs(_) => match knob.write_path() {
-            Some(path) => path,
-            None => return None,
-        },
+        Knob::Sysctl { .. } | Knob::Cpu(_) | Knob::Sysfs(_) => knob.write_path()?,
         Knob::Rlimit { .. } => {
             let hard = |v: &str| v.split_whitespace().nth(1).map(limit_rank);
             let raises_hard =
@@ -355,34 +352,25 @@ fn ulimit_items(
     let processes = resolve_targets(host, targets)?;
     let mut items = Vec::new();
     for (resource, entry) in ulimits {
+        let skipped = |why: String| PlanItem {
+            setting: resource.to_string(),
+            kind: "ulimit",
+            knob: None,
+            desired: entry.desired(),
+            current: None,
+            target: None,
+            action: Action::Skipped(why),
+            reason: entry.reason.clone().unwrap_or_default(),
+            optional: entry.optional,
+        };
         if let Some(why) = unmet(&entry.when) {
-            items.push(PlanItem {
-                setting: resource.to_string(),
-                kind: "ulimit",
-                knob: None,
-                desired: entry.desired(),
-                current: None,
-                target: None,
-                action: Action::Skipped(format!("condition not met: {why}")),
-                reason: entry.reason.clone().unwrap_or_default(),
-                optional: entry.optional,
-            });
+            items.push(skipped(format!("condition not met: {why}")));
             continue;
         }
         if processes.is_empty() {
-            items.push(PlanItem {
-                setting: resource.to_string(),
-                kind: "ulimit",
-                knob: None,
-                desired: entry.desired(),
-                current: None,
-                target: None,
-                action: Action::Skipped(
-                    "limits belong to processes: --pid/--process change running ones, --persist sets them for new sessions and services".into(),
-                ),
-                reason: entry.reason.clone().unwrap_or_default(),
-                optional: entry.optional,
-            });
+            items.push(skipped(
+                "limits belong to processes: --pid/--process change running ones, --persist sets them for new sessions and services".into(),
+            ));
             continue;
         }
         for (pid, comm) in &processes {

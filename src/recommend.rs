@@ -241,26 +241,10 @@ pub fn decide(facts: &HostFacts, signals: &Signals) -> Recommendation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::facts::{Evidence, Nic};
+    use crate::profile::facts::Evidence;
 
     fn server() -> HostFacts {
-        HostFacts {
-            virtualization_known: true,
-            kernel_release: Some("5.15.0-126-generic".into()),
-            cpus: Some(64),
-            numa_nodes: Some(2),
-            memory_bytes: Some(512 << 30),
-            systemd: true,
-            nics: vec![Nic {
-                name: "eth2".into(),
-                driver: Some("mlx5_core".into()),
-                rx_queues: 16,
-                tx_queues: 16,
-                speed_mbps: Some(25000),
-                default_route: true,
-            }],
-            ..HostFacts::default()
-        }
+        HostFacts::example_server()
     }
 
     fn decision(r: &Recommendation, fact: &str) -> String {

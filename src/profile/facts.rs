@@ -107,6 +107,31 @@ impl std::fmt::Display for KernelVersion {
     }
 }
 
+impl HostFacts {
+    /// The facts of a 2-socket bare-metal server (64 CPUs, an mlx5 NIC at 25 Gb/s, Linux
+    /// 5.15, 512 GiB), for the tests of what decides from facts.
+    #[cfg(test)]
+    pub fn example_server() -> HostFacts {
+        HostFacts {
+            virtualization_known: true,
+            kernel_release: Some("5.15.0-126-generic".into()),
+            cpus: Some(64),
+            numa_nodes: Some(2),
+            memory_bytes: Some(512 << 30),
+            systemd: true,
+            nics: vec![Nic {
+                name: "eth2".into(),
+                driver: Some("mlx5_core".into()),
+                rx_queues: 16,
+                tx_queues: 16,
+                speed_mbps: Some(25000),
+                default_route: true,
+            }],
+            ..HostFacts::default()
+        }
+    }
+}
+
 /// DMI files systemd reads, in its order (product_name first, to tell KVM from QEMU).
 const DMI_FILES: &[&str] = &[
     "/sys/class/dmi/id/product_name",

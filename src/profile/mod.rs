@@ -621,11 +621,10 @@ impl CpuSettings {
                     e.when.and(&when);
                     *mine = Some(e);
                 }
-                Some(Item::Drop) => {
-                    if inherited.take().is_none() {
-                        return Err(format!("cpu {name}"));
-                    }
+                Some(Item::Drop) if inherited.take().is_none() => {
+                    return Err(format!("cpu {name}"));
                 }
+                Some(Item::Drop) => {}
                 None => {}
             }
         }

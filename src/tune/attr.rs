@@ -20,6 +20,18 @@ pub fn write(host: &Host, path: &str, value: &str, what: &str) -> Result<(), Tun
         .map_err(|e| error(e, what, Some(value), "the file is absent"))
 }
 
+/// After a write: the value read back must be the one written, else the kernel adjusted
+/// or ignored it (NotTaken).
+pub fn confirm(what: &str, wanted: &str, now: &str) -> Result<(), TuneError> {
+    if now == wanted {
+        return Ok(());
+    }
+    Err(TuneError::new(
+        ErrorKind::NotTaken,
+        format!("{what}: wrote {wanted:?} but read back {now:?}"),
+    ))
+}
+
 /// A failed read or write as a plan action: absent = unsupported, EACCES/EPERM/EROFS =
 /// privilege, EINVAL/EBUSY/EOPNOTSUPP/EIO at write = the kernel refused the value.
 pub fn error(e: HostError, what: &str, value: Option<&str>, absent: &str) -> TuneError {

@@ -184,14 +184,7 @@ impl CpuKnob {
     pub fn write(&self, host: &Host, value: &str) -> Result<(), TuneError> {
         self.validate(host, value)?;
         attr::write(host, &self.path(), value, &self.to_string())?;
-        let now = self.read(host)?;
-        if now != value {
-            return Err(TuneError::new(
-                ErrorKind::NotTaken,
-                format!("{self}: wrote {value:?} but read back {now:?}"),
-            ));
-        }
-        Ok(())
+        attr::confirm(&self.to_string(), value, &self.read(host)?)
     }
 
     /// Whether `current` meets `desired`. A resume latency limit (`<=L`) is met by a

@@ -82,22 +82,10 @@ pub fn parse_ranges(text: &str) -> Result<BTreeSet<u16>, String> {
     Ok(out)
 }
 
-/// The kernel's form: ascending, runs as `a-b`, separated by commas.
+/// The kernel's form: ascending, runs as `a-b`, separated by commas (the same list format
+/// the kernel prints for CPU sets, so one formatter serves both).
 pub fn format_ranges(ports: &BTreeSet<u16>) -> String {
-    let mut parts = Vec::new();
-    let mut iter = ports.iter().copied().peekable();
-    while let Some(start) = iter.next() {
-        let mut end = start;
-        while iter.peek() == Some(&end.wrapping_add(1)) && end != u16::MAX {
-            end = iter.next().unwrap_or(end);
-        }
-        parts.push(if start == end {
-            start.to_string()
-        } else {
-            format!("{start}-{end}")
-        });
-    }
-    parts.join(",")
+    crate::tune::net::cpus::format_list(&ports.iter().map(|p| u32::from(*p)).collect())
 }
 
 /// The reserved-ports value after reserving `listening` ports inside `range`, given what is

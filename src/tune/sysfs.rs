@@ -307,14 +307,7 @@ impl SysfsKnob {
             _ => value.to_string(),
         };
         attr::write(host, &self.path(), &text, &self.to_string())?;
-        let now = self.read(host)?;
-        if now != value {
-            return Err(TuneError::new(
-                ErrorKind::NotTaken,
-                format!("{self}: wrote {value:?} but read back {now:?}"),
-            ));
-        }
-        Ok(())
+        attr::confirm(&self.to_string(), value, &self.read(host)?)
     }
 }
 
