@@ -83,6 +83,10 @@ pub enum Command {
     /// Print the shell completion script for bash, zsh or fish (also elvish, powershell).
     #[command(after_long_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
+    /// Measure what a profile does to latency and throughput on this host: each scenario runs
+    /// in throwaway network namespaces, before and after the profile (needs root; the host's
+    /// own settings are never changed).
+    Bench(BenchArgs),
 }
 
 const COMPLETIONS_HELP: &str = "\
@@ -355,6 +359,56 @@ pub enum ProbeFormat {
     Prometheus,
 }
 
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Profile name [default: latency-profile].
+    #[arg(value_name = "PROFILE")]
+    pub name: Option<String>,
+    /// Load the profile from this YAML file instead of by name.
+    #[arg(long, value_name = "PATH", conflicts_with = "name")]
+    pub file: Option<PathBuf>,
+    /// Run only this scenario (repeatable): port-exhaustion, accept-burst, bufferbloat,
+    /// keepalive, nodelay, busy-poll. All by default.
+    #[arg(long = "scenario", value_name = "NAME")]
+    pub scenarios: Vec<String>,
+    /// Seconds measured per run (each scenario runs each variant twice: baseline, profile).
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub duration: f64,
+    /// Seconds of load before measuring starts (not recorded).
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS", value_parser = parse_warmup)]
+    pub warmup: f64,
+    /// Offered requests per second, for every scenario [default: each scenario's own].
+    #[arg(long, value_name = "RPS", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// Apply only this setting of the profile (repeatable), to see what one key does.
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// Start every testbed namespace from this per-namespace sysctl (repeatable), e.g.
+    /// --sysctl net.core.somaxconn=128; the profile is then applied over it.
+    #[arg(long = "sysctl", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub sysctls: Vec<(String, String)>,
+    /// Format for standard output.
+    #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    /// Also write the report to a file, as FORMAT=PATH (repeatable), e.g. json=bench.json.
+    #[arg(long = "output", value_name = "FORMAT=PATH", value_parser = parse_list_target)]
+    pub outputs: Vec<(ListFormat, PathBuf)>,
+    /// Write a latency percentile plot per scenario (NAME.svg and NAME.png) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
+    /// Run only the bench HTTP server on ADDR in the current namespace until interrupted
+    /// (for comparing the generator with other tools; see bench/loadgen-vs-wrk.sh).
+    #[arg(long, value_name = "ADDR", hide = true, conflicts_with = "target")]
+    pub serve: Option<std::net::SocketAddrV4>,
+    /// Run only the load generator against ADDR (keep-alive, --rate, --duration,
+    /// --connections) and print its result.
+    #[arg(long, value_name = "ADDR", hide = true)]
+    pub target: Option<std::net::SocketAddrV4>,
+    /// With --target: connections (workers).
+    #[arg(long, default_value_t = 16, hide = true)]
+    pub connections: usize,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListFormat {
     Table,
@@ -430,6 +484,43 @@ fn parse_non_negative(s: &str) -> Result<f64, String> {
     } else {
         Err(format!("{s:?} must be a number from 0 to 86400000"))
     }
+}
+
+fn parse_list_target(s: &str) -> Result<(ListFormat, PathBuf), String> {
+    parse_target(s)
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))?;
+    let (k, v) = (k.trim(), v.trim());
+    if k.is_empty() || v.is_empty() {
+        return Err(format!("expected KEY=VALUE, got {s:?}"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+fn parse_bounded(s: &str, lo: f64, hi: f64, what: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("expected a number of {what}, got {s:?}"))?;
+    if !(lo..=hi).contains(&v) {
+        return Err(format!("{what} must be between {lo} and {hi}, got {v}"));
+    }
+    Ok(v)
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    parse_bounded(s, 0.1, 3600.0, "seconds")
+}
+
+fn parse_warmup(s: &str) -> Result<f64, String> {
+    parse_bounded(s, 0.0, 600.0, "seconds")
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    parse_bounded(s, 0.1, 1_000_000.0, "requests per second")
 }
 
 fn parse_target<F: ValueEnum>(s: &str) -> Result<(F, PathBuf), String> {

@@ -2,6 +2,7 @@
 //! pick the exit code. Nothing else lives here.
 
 mod apply;
+mod bench;
 mod check;
 /// Public: the packaging step writes the same completion scripts.
 pub mod completions;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Snapshot(args) => snapshot::run(g, args),
         Command::Probe(args) => probe::run(args),
         Command::Completions(args) => completions::run(args),
+        Command::Bench(args) => bench::run(g, args),
     }
 }
 
