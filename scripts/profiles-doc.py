@@ -74,7 +74,7 @@ SOURCES = {
     "net.core.wmem_max": "admin-guide/sysctl/net.rst (wmem_max); networking/ip-sysctl.rst (tcp_wmem: SO_SNDBUF disables autotuning)",
     "net.ipv4.tcp_rmem": "networking/ip-sysctl.rst (tcp_rmem: default 131072 since 4.20, max 6 MiB by RAM)",
     "net.ipv4.tcp_wmem": "networking/ip-sysctl.rst (tcp_wmem: default 16K, max 4 MiB by RAM)",
-    "net.core.netdev_max_backlog": "admin-guide/sysctl/net.rst (netdev_max_backlog); networking/scaling.rst (RPS enqueues to the backlog)",
+    "net.core.netdev_max_backlog": "admin-guide/sysctl/net.rst (netdev_max_backlog); networking/scaling.rst (RPS enqueues packets to the remote CPU's backlog)",
     "net.core.netdev_budget": "admin-guide/sysctl/net.rst (netdev_budget, netdev_budget_usecs)",
     "network default-route rings rx": "ethtool -G; networking/napi.rst",
     "network default-route rings tx": "ethtool -G",
@@ -131,6 +131,15 @@ TUNED_NOT_ADOPTED = [
     ("latency-performance", "vm.dirty_bytes=10% / dirty_background_bytes=3%", "bytes instead of shares of memory: 10% is 25 GiB on a 256 GiB host"),
 ]
 
+# Considered and left at the kernel's value, and why.
+NOT_SET = [
+    ("vm.min_free_kbytes", "the kernel sizes it from memory; vm.rst warns that too high a value OOMs the machine at once, and watermark_scale_factor is the documented knob for how early kswapd starts"),
+    ("net.ipv4.tcp_max_tw_buckets", "a DoS guard; ip-sysctl.rst says not to lower it, and its default scales with memory"),
+    ("net.ipv4.tcp_timestamps, tcp_sack, tcp_window_scaling", "on by default; tcp_tw_reuse relies on timestamps"),
+    ("net.core.rmem_default / wmem_default", "TCP uses tcp_rmem/tcp_wmem's middle values instead"),
+    ("kernel.sched_* (migration cost, wakeup granularity)", "moved to debugfs since 5.13 and changed by EEVDF in 6.6; not a stable interface"),
+]
+
 # Keys of the previous built-ins that were removed or moved, and why (sources above).
 REMOVED = [
     ("net.ipv4.tcp_max_syn_backlog", "api-base >=4096", "removed", "with tcp_syncookies=1 the SYN queue is bounded by the listen() backlog and overflow sends cookies; the sysctl is consulted only with cookies off (net/ipv4/tcp_input.c, tcp_conn_request)"),
@@ -144,6 +153,7 @@ REMOVED = [
     ("txqueuelen", "throughput-profile 10000", "removed", "no effect under fq or fq_codel (they have their own limits); under pfifo_fast it deepens the queue that causes buffer bloat"),
     ("DefaultLimitNOFILE", "1048576:1048576 for every service", "1024:1048576; soft raised per unit", "a soft limit above 1024 breaks select(); systemd advises raising it only for the services that need it"),
     ("net.core.default_qdisc", "latency and throughput", "api-base (optional)", "the same for both; it applies to qdiscs created later, so the plan says so"),
+    ("net.core.netdev_max_backlog", "throughput-profile >=16384", "api-base >=16384 (optional)", "receive packet steering queues packets in this backlog on every profile that spreads; a drop there costs a retransmission"),
 ]
 
 
@@ -307,6 +317,15 @@ def main():
     ]
     for prof, setting, why in TUNED_NOT_ADOPTED:
         lines.append(f"| {prof} | `{setting}` | {why} |")
+    lines += [
+        "",
+        "## Considered and left at the kernel's value",
+        "",
+        "| setting | why |",
+        "|---|---|",
+    ]
+    for key, why in NOT_SET:
+        lines.append(f"| `{key}` | {why} |")
     lines += [
         "",
         "## Removed or changed since the previous built-ins",
