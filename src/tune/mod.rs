@@ -128,7 +128,6 @@ impl Knob {
                 Some(t) => Ok(t),
                 None => Ok(desired.to_string()),
             },
-            Knob::Sysfs(_) => Ok(desired.to_string()),
             // A port list is one value, empty when nothing is reserved.
             Knob::Sysctl { key } if key.to_string() == ports::KEY => Ok(desired.to_string()),
             // The partner is in force: this key is 0 until written.
