@@ -75,6 +75,58 @@ pub struct Snapshot {
     pub netns: Option<NetnsId>,
     pub state: State,
     pub changes: Vec<Change>,
+    /// The command line that made it (`hostperf apply --persist latency-profile`), control
+    /// characters replaced; absent in snapshots of hostperf versions before `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// A re-apply of the profile `apply --persist` saved (`apply --boot`, run by
+    /// hostperf-apply.service at boot and by hostperf-iface@.service when an interface
+    /// appears), not an operator's apply: the default rollback goes on to the apply it
+    /// re-applied.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reapply: bool,
+    /// The resolved profile as a self-contained profile document (the text `apply
+    /// --persist` saves as /etc/hostperf/applied.yaml), so `status` checks the host against
+    /// exactly what was applied. Only read, never applied from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_doc: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// What a run records about itself in every snapshot it makes (see [`Snapshot`]).
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    pub command: Option<String>,
+    pub reapply: bool,
+    pub profile_doc: Option<String>,
+}
+
+impl Origin {
+    /// This process's command line as one line of text: `hostperf ARGS...`, control
+    /// characters shown as `?`, at most 512 characters.
+    pub fn command_line() -> String {
+        let args: Vec<String> = std::env::args_os()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let mut text = String::from("hostperf");
+        for arg in args {
+            text.push(' ');
+            text.push_str(&arg);
+        }
+        clean_line(&text, 512)
+    }
+}
+
+/// `text` on one line: control characters as `?`, cut at `max` characters.
+pub fn clean_line(text: &str, max: usize) -> String {
+    text.chars()
+        .take(max)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 impl Snapshot {
@@ -164,6 +216,7 @@ pub struct Forgotten {
 pub struct Journal {
     dir: PathBuf,
     faults: Option<Arc<FaultPlan>>,
+    origin: Origin,
     /// The checked state directory and `snapshots/`, once opened.
     state: OnceLock<Dir>,
     snapshots: OnceLock<Dir>,
@@ -185,6 +238,7 @@ impl Journal {
         Journal {
             dir: dir.into(),
             faults: None,
+            origin: Origin::default(),
             state: OnceLock::new(),
             snapshots: OnceLock::new(),
         }
@@ -194,6 +248,13 @@ impl Journal {
     /// `save` (the snapshot), `mark` (a state change), `lock`.
     pub fn with_faults(mut self, faults: FaultPlan) -> Self {
         self.faults = Some(Arc::new(faults));
+        self
+    }
+
+    /// Records `origin` (command line, re-apply, profile document) in every snapshot this
+    /// journal makes.
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
         self
     }
 
@@ -215,20 +276,40 @@ impl Journal {
     /// Takes the lock without waiting: a second apply fails at once and says why (exit 2).
     /// Creates the state directory (0700) when absent.
     pub fn lock(&self) -> anyhow::Result<Lock> {
+        self.lock_within(std::time::Duration::ZERO)
+    }
+
+    /// Like [`Journal::lock`], but waits up to `wait` for another apply or rollback to
+    /// finish (checking every 50 ms): what the boot unit and the per-interface units do,
+    /// which may start together.
+    pub fn lock_within(&self, wait: std::time::Duration) -> anyhow::Result<Lock> {
         let dir = self.state_dir(true)?.expect("created");
         let path = dir.path.join("lock");
         self.injected("lock")
             .map_err(|e| anyhow::anyhow!("cannot open the lock file {}: {e}", path.display()))?;
         let fd = open_file(dir, "lock", OFlags::RDWR | OFlags::CREATE, "lock file")?;
         let file = fs::File::from(fd);
-        match file.try_lock() {
-            Ok(()) => Ok(Lock { _file: file }),
-            Err(fs::TryLockError::WouldBlock) => Err(UsageError::new(format!(
-                "another hostperf apply or rollback is running (lock {} is held); wait for it to finish, nothing was changed",
-                path.display()
-            ))),
-            Err(fs::TryLockError::Error(e)) => {
-                Err(anyhow::anyhow!("cannot lock {}: {e}", path.display()))
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Lock { _file: file }),
+                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    let waited = if wait.is_zero() {
+                        String::new()
+                    } else {
+                        format!(" for {} s", wait.as_secs())
+                    };
+                    return Err(UsageError::new(format!(
+                        "another hostperf apply or rollback is running (lock {} is held{waited}); wait for it to finish, nothing was changed",
+                        path.display()
+                    )));
+                }
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(anyhow::anyhow!("cannot lock {}: {e}", path.display()));
+                }
             }
         }
     }
@@ -251,6 +332,9 @@ impl Journal {
             netns: host.netns(),
             state: State::Applying,
             changes,
+            command: self.origin.command.clone(),
+            reapply: self.origin.reapply,
+            profile_doc: self.origin.profile_doc.clone(),
         }
     }
 
@@ -358,6 +442,21 @@ impl Journal {
             return Err(missing());
         }
         read_snapshot(dir, id).map_err(|d| UsageError::new(d.to_string()))
+    }
+
+    /// Every snapshot, newest first, read one at a time as the caller asks: `status` stops
+    /// at the apply it reports, so its cost does not grow with the number of snapshots
+    /// (one directory listing, then only the files it reads). A missing state directory
+    /// yields nothing.
+    pub fn newest_first(&self) -> anyhow::Result<impl Iterator<Item = Result<Snapshot, Damaged>> + '_> {
+        let (dir, ids) = match self.snapshots_dir(false)? {
+            Some(dir) => (Some(dir), list_ids(dir, SNAPSHOT)?),
+            None => (None, Vec::new()),
+        };
+        Ok(ids
+            .into_iter()
+            .rev()
+            .filter_map(move |id| dir.map(|dir| read_snapshot(dir, &id))))
     }
 
     /// The newest snapshot whose changes are still in place (applied, or interrupted).

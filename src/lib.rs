@@ -28,4 +28,5 @@ pub mod probe;
 pub mod profile;
 pub mod report;
 pub mod rules;
+pub mod status;
 pub mod tune;

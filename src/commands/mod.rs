@@ -10,6 +10,7 @@ mod probe;
 mod profiles;
 mod rollback;
 mod show;
+mod status;
 
 use anyhow::Context;
 
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(args) => check::run(g, args),
         Command::Rollback(args) => rollback::run(g, args),
         Command::Show(args) => show::run(g, args),
+        Command::Status(args) => status::run(g, args),
         Command::Diagnose(args) => diagnose::run(g, args),
         Command::Snapshot(args) => diagnose::snapshot(g, args),
         Command::Probe(args) => probe::run(args),
