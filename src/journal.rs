@@ -448,7 +448,9 @@ impl Journal {
     /// at the apply it reports, so its cost does not grow with the number of snapshots
     /// (one directory listing, then only the files it reads). A missing state directory
     /// yields nothing.
-    pub fn newest_first(&self) -> anyhow::Result<impl Iterator<Item = Result<Snapshot, Damaged>> + '_> {
+    pub fn newest_first(
+        &self,
+    ) -> anyhow::Result<impl Iterator<Item = Result<Snapshot, Damaged>> + '_> {
         let (dir, ids) = match self.snapshots_dir(false)? {
             Some(dir) => (Some(dir), list_ids(dir, SNAPSHOT)?),
             None => (None, Vec::new()),

@@ -175,12 +175,11 @@ fn run_boot(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     let only = args.iface.as_deref();
     // Settings of an interface that is not here (a per-interface sysctl) wait for the udev
     // rule too; with --iface, only that interface's settings.
-    plan.items.retain(|item| {
-        match item.knob.as_ref().and_then(Knob::iface) {
+    plan.items
+        .retain(|item| match item.knob.as_ref().and_then(Knob::iface) {
             Some(name) => only.is_none_or(|o| o == name) && iface::exists(&host, name),
             None => only.is_none(),
-        }
-    });
+        });
     if let Some(name) = only {
         plan.warnings.retain(|w| w.contains(name));
         notes.clear();
@@ -342,7 +341,9 @@ fn apply_text(o: &ApplyOutput) -> String {
             "{} (saved in {}{})",
             o.profile,
             r.from,
-            r.iface.map(|i| format!(", interface {i}")).unwrap_or_default()
+            r.iface
+                .map(|i| format!(", interface {i}"))
+                .unwrap_or_default()
         ),
         None => o.profile.to_string(),
     };

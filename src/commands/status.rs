@@ -16,6 +16,10 @@ pub fn run(g: &Global, args: &StatusArgs) -> anyhow::Result<u8> {
         journal: &journal,
         catalog: &catalog,
     })?;
-    report::print(&status::render::render(&status, args.format, Style::stdout()))?;
+    report::print(&status::render::render(
+        &status,
+        args.format,
+        Style::stdout(),
+    ))?;
     Ok(status.exit_code())
 }

@@ -58,7 +58,12 @@ pub enum SysctlPersist {
 /// a value of exact fields is a sysctl.d line; one with a bound is not, since writing the
 /// bound's number would lower a host that boots above it.
 pub fn sysctl_persist(item: &PlanItem) -> SysctlPersist {
-    if item.desired.fields.iter().all(|f| matches!(f, Want::Exact(_))) {
+    if item
+        .desired
+        .fields
+        .iter()
+        .all(|f| matches!(f, Want::Exact(_)))
+    {
         SysctlPersist::SysctlD
     } else {
         SysctlPersist::BootUnit
@@ -344,7 +349,11 @@ mod tests {
     }
 
     fn file<'a>(files: &'a [PersistFile], path: &str) -> &'a str {
-        &files.iter().find(|f| f.path == Path::new(path)).unwrap().content
+        &files
+            .iter()
+            .find(|f| f.path == Path::new(path))
+            .unwrap()
+            .content
     }
 
     #[test]
@@ -356,12 +365,16 @@ mod tests {
         assert!(sysctl.contains("\nvm.swappiness = 10\n"), "{sysctl}");
         assert!(sysctl.contains("net.ipv4.tcp_rmem = 4096 87380 6291456"));
         // Optional keys may be absent at boot: systemd-sysctl ignores them with '-'.
-        assert!(sysctl.contains("\n-kernel.numa_balancing = 0\n"), "{sysctl}");
+        assert!(
+            sysctl.contains("\n-kernel.numa_balancing = 0\n"),
+            "{sysctl}"
+        );
         let limits = file(&files, LIMITS_FILE);
         assert!(limits.contains("* soft nofile 1048576"));
         assert!(limits.contains("root hard nofile 1048576"));
         assert!(
-            file(&files, SYSTEMD_MANAGER_FILE).contains("[Manager]\nDefaultLimitNOFILE=1048576:1048576")
+            file(&files, SYSTEMD_MANAGER_FILE)
+                .contains("[Manager]\nDefaultLimitNOFILE=1048576:1048576")
         );
         let saved = file(&files, APPLIED_FILE);
         let back = Catalog::new("/nonexistent")
@@ -392,7 +405,8 @@ mod tests {
     #[test]
     fn a_bound_is_persisted_as_the_bound_not_the_current_value() {
         let host = Host::with_root(VM);
-        let somaxconn = std::fs::read_to_string(format!("{VM}/proc/sys/net/core/somaxconn")).unwrap();
+        let somaxconn =
+            std::fs::read_to_string(format!("{VM}/proc/sys/net/core/somaxconn")).unwrap();
         let current: i64 = somaxconn.trim().parse().unwrap();
         let text = format!(
             "name: b\nsysctl:\n  net.core.somaxconn: \">={}\"\n  net.core.netdev_max_backlog: \">=2097152\"\n  net.ipv4.tcp_wmem: [4096, 16384, \">=4194304\"]\n  vm.swappiness: 10\n",
@@ -402,7 +416,11 @@ mod tests {
         let files = files(&host, &plan, &profile, &[]).unwrap();
         let sysctl = file(&files, SYSCTL_FILE);
         let lines = parse_sysctl_conf(sysctl);
-        assert_eq!(lines, [("vm.swappiness".to_string(), "10".to_string())], "{sysctl}");
+        assert_eq!(
+            lines,
+            [("vm.swappiness".to_string(), "10".to_string())],
+            "{sysctl}"
+        );
         assert!(
             sysctl.contains(&format!("# net.core.somaxconn >={}: a bound", current - 1))
                 && sysctl.contains("# net.core.netdev_max_backlog >=2097152: a bound")
@@ -410,7 +428,10 @@ mod tests {
             "{sysctl}"
         );
         let saved = file(&files, APPLIED_FILE);
-        assert!(saved.contains(">=2097152") && !saved.contains(&format!(": {current}\n")), "{saved}");
+        assert!(
+            saved.contains(">=2097152") && !saved.contains(&format!(": {current}\n")),
+            "{saved}"
+        );
         assert_eq!(boot_unit_rows(&plan).count(), 3);
     }
 }

@@ -149,7 +149,10 @@ mod tests {
     use super::*;
 
     /// A captured host whose eth0 (virtio) carries the default route.
-    const VM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hosts/virtio-2vcpu");
+    const VM: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/hosts/virtio-2vcpu"
+    );
 
     /// Every built-in profile saves to a document that loads back to the same profile: the
     /// same settings, values, reasons and optional flags, every section included.
@@ -206,7 +209,10 @@ mod tests {
             eth0.rps_flow_cnt.as_ref().unwrap().value.to_string(),
             "1024"
         );
-        assert!(eth0.irq_affinity.is_some(), "the default-route block's keys stay");
+        assert!(
+            eth0.irq_affinity.is_some(),
+            "the default-route block's keys stay"
+        );
         // No default route (a namespace before its network is up): left as it is.
         let text = document(&Host::with_root("/nonexistent-root"), &profile).unwrap();
         assert!(text.contains("default-route:"), "{text}");

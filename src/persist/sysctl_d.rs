@@ -229,9 +229,15 @@ mod tests {
 
     #[test]
     fn globs_match_like_systemd_sysctl() {
-        assert!(glob_match("net.ipv4.conf.*.rp_filter", "net.ipv4.conf.eth0.rp_filter"));
+        assert!(glob_match(
+            "net.ipv4.conf.*.rp_filter",
+            "net.ipv4.conf.eth0.rp_filter"
+        ));
         assert!(glob_match("net.core.somaxconn", "net.core.somaxconn"));
-        assert!(!glob_match("net.ipv4.conf.*.rp_filter", "net.ipv4.conf.eth0.arp_filter"));
+        assert!(!glob_match(
+            "net.ipv4.conf.*.rp_filter",
+            "net.ipv4.conf.eth0.arp_filter"
+        ));
         assert!(glob_match("vm.dirty_?atio", "vm.dirty_ratio"));
     }
 
@@ -246,7 +252,11 @@ mod tests {
         // Hidden by /etc's file of the same name.
         std::fs::write(r.join("usr/lib/sysctl.d/10-a.conf"), "vm.swappiness = 2\n").unwrap();
         std::fs::write(r.join("usr/lib/sysctl.d/95-b.conf"), "vm.swappiness = 3\n").unwrap();
-        std::fs::write(r.join("etc/sysctl.d/90-hostperf.conf"), "vm.swappiness = 10\n").unwrap();
+        std::fs::write(
+            r.join("etc/sysctl.d/90-hostperf.conf"),
+            "vm.swappiness = 10\n",
+        )
+        .unwrap();
         std::fs::write(r.join("etc/sysctl.conf"), "vm.swappiness = 4\n").unwrap();
         let lines = boot_lines(&Host::with_root(r));
         let seen: Vec<(String, bool)> = lines
@@ -255,11 +265,7 @@ mod tests {
             .collect();
         assert_eq!(
             seen,
-            [
-                ("1".into(), false),
-                ("3".into(), true),
-                ("4".into(), true)
-            ]
+            [("1".into(), false), ("3".into(), true), ("4".into(), true)]
         );
         let wanted = Desired::exact("3");
         let other: Vec<&str> = setting_otherwise(&lines, "vm.swappiness", &wanted)

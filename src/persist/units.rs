@@ -165,7 +165,11 @@ mod tests {
         let host = Host::with_root(r);
         let none = BootUnits::detect(&host);
         assert!(!none.systemd_running && none.apply_unit.is_none());
-        assert!(none.problems()[0].contains("is not installed"), "{:?}", none.problems());
+        assert!(
+            none.problems()[0].contains("is not installed"),
+            "{:?}",
+            none.problems()
+        );
 
         let lib = r.join("lib/systemd/system");
         std::fs::create_dir_all(lib.join(WANTED_BY)).unwrap();
@@ -175,7 +179,11 @@ mod tests {
         std::fs::write(r.join("lib/udev/rules.d").join(UDEV_RULE), "#\n").unwrap();
         let off = BootUnits::detect(&host);
         assert!(!off.enabled && off.runs_on_hotplug());
-        assert!(off.problems()[0].contains("systemctl enable"), "{:?}", off.problems());
+        assert!(
+            off.problems()[0].contains("systemctl enable"),
+            "{:?}",
+            off.problems()
+        );
 
         let wants = r.join("etc/systemd/system").join(WANTED_BY);
         std::fs::create_dir_all(&wants).unwrap();
@@ -190,6 +198,10 @@ mod tests {
             .unwrap();
         let masked = BootUnits::detect(&host);
         assert!(masked.masked && !masked.runs_at_boot());
-        assert!(masked.problems()[0].contains("unmask"), "{:?}", masked.problems());
+        assert!(
+            masked.problems()[0].contains("unmask"),
+            "{:?}",
+            masked.problems()
+        );
     }
 }

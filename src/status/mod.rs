@@ -179,8 +179,8 @@ pub fn build(src: &Sources) -> anyhow::Result<Status> {
         Ok((mut profile, origin)) => {
             status.checked_profile = Some(origin);
             let notes = saved::for_boot(host, &mut profile);
-            let plan = Plan::build(host, &profile, &Targets::default(), Purpose::Check)
-                .map(|mut plan| {
+            let plan =
+                Plan::build(host, &profile, &Targets::default(), Purpose::Check).map(|mut plan| {
                     crate::rules::apply(host, &profile, &mut plan);
                     plan
                 });

@@ -282,8 +282,7 @@ fn parse_ini(text: &str) -> Vec<(String, Vec<(String, String)>)> {
         }
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             sections.push((name.trim().to_string(), Vec::new()));
-        } else if let (Some((k, v)), Some(section)) = (line.split_once('='), sections.last_mut())
-        {
+        } else if let (Some((k, v)), Some(section)) = (line.split_once('='), sections.last_mut()) {
             section.1.push((k.trim().to_string(), v.trim().to_string()));
         }
     }
@@ -318,7 +317,9 @@ mod tests {
 
     #[test]
     fn ini_sections_and_keys() {
-        let s = parse_ini("# c\n[main]\ninclude=network-throughput\n\n[sysctl]\nnet.core.busy_read=50\n[my_net]\ntype=net\ncoalesce=rx-usecs 3\nstray\n");
+        let s = parse_ini(
+            "# c\n[main]\ninclude=network-throughput\n\n[sysctl]\nnet.core.busy_read=50\n[my_net]\ntype=net\ncoalesce=rx-usecs 3\nstray\n",
+        );
         assert_eq!(s.len(), 3);
         assert_eq!(s[1].1, [("net.core.busy_read".into(), "50".into())]);
         assert_eq!(s[2].1[0], ("type".into(), "net".into()));

@@ -33,7 +33,10 @@ fn event(e: &Event) -> String {
         .as_deref()
         .map(|c| format!(" by `{c}`"))
         .unwrap_or_default();
-    format!("{}{by} ({} change(s), snapshot {})", e.at, e.changes, e.snapshot)
+    format!(
+        "{}{by} ({} change(s), snapshot {})",
+        e.at, e.changes, e.snapshot
+    )
 }
 
 fn text(status: &Status, style: Style) -> String {
@@ -167,7 +170,11 @@ fn text(status: &Status, style: Style) -> String {
     }
     if status.owners.is_empty() {
         if status.drift.is_some() {
-            field(&mut out, "also set by", "nothing found (sysctl files, TuneD, irqbalance)");
+            field(
+                &mut out,
+                "also set by",
+                "nothing found (sysctl files, TuneD, irqbalance)",
+            );
         }
     } else {
         let _ = writeln!(out, "also set by:");
