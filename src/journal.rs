@@ -444,21 +444,32 @@ impl Journal {
         read_snapshot(dir, id).map_err(|d| UsageError::new(d.to_string()))
     }
 
-    /// Every snapshot, newest first, read one at a time as the caller asks: `status` stops
-    /// at the apply it reports, so its cost does not grow with the number of snapshots
-    /// (one directory listing, then only the files it reads). A missing state directory
-    /// yields nothing.
-    pub fn newest_first(
-        &self,
-    ) -> anyhow::Result<impl Iterator<Item = Result<Snapshot, Damaged>> + '_> {
-        let (dir, ids) = match self.snapshots_dir(false)? {
-            Some(dir) => (Some(dir), list_ids(dir, SNAPSHOT)?),
-            None => (None, Vec::new()),
+    /// The snapshots from one listing of `snapshots/`, read newest first as the caller
+    /// asks, and the applies that did not record that they finished: what `status` reads.
+    /// It stops at the apply it reports, so beyond the listing its cost does not grow with
+    /// the number of snapshots. A missing state directory has no history.
+    pub fn history(&self) -> anyhow::Result<History<'_>> {
+        let Some(dir) = self.snapshots_dir(false)? else {
+            return Ok(History {
+                dir: None,
+                ids: Vec::new(),
+                unfinished: Vec::new(),
+            });
         };
-        Ok(ids
-            .into_iter()
-            .rev()
-            .filter_map(move |id| dir.map(|dir| read_snapshot(dir, &id))))
+        let names = list_names(dir)?;
+        let ids = |suffix: &str| {
+            let mut ids: Vec<String> = names
+                .iter()
+                .filter_map(|n| n.strip_suffix(suffix).map(str::to_string))
+                .collect();
+            ids.sort();
+            ids
+        };
+        Ok(History {
+            dir: Some(dir),
+            ids: ids(SNAPSHOT),
+            unfinished: ids(UNFINISHED),
+        })
     }
 
     /// The newest snapshot whose changes are still in place (applied, or interrupted).
@@ -768,21 +779,69 @@ fn unfinished_name(id: &str) -> String {
 
 /// The ids of the files in `dir` named `ID{suffix}`, sorted (oldest first).
 fn list_ids(dir: &Dir, suffix: &str) -> anyhow::Result<Vec<String>> {
-    let mut ids = Vec::new();
+    let mut ids: Vec<String> = list_names(dir)?
+        .into_iter()
+        .filter_map(|name| name.strip_suffix(suffix).map(str::to_string))
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// The names in a state directory, hidden ones (a writer's temp files) left out.
+fn list_names(dir: &Dir) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
     for entry in rustix::fs::Dir::read_from(&dir.fd)
         .map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.path.display()))?
     {
         let entry =
             entry.map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.path.display()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(id) = name.strip_suffix(suffix)
-            && !name.starts_with('.')
-        {
-            ids.push(id.to_string());
+        let name = entry.file_name().to_string_lossy();
+        if !name.starts_with('.') {
+            names.push(name.into_owned());
         }
     }
-    ids.sort();
-    Ok(ids)
+    Ok(names)
+}
+
+/// The snapshots of one listing (see [`Journal::history`]).
+pub struct History<'a> {
+    dir: Option<&'a Dir>,
+    /// Snapshot ids, oldest first.
+    ids: Vec<String>,
+    /// Ids with an `.unfinished` marker.
+    unfinished: Vec<String>,
+}
+
+impl History<'_> {
+    /// Every snapshot, newest first, each read when the iterator reaches it.
+    pub fn newest_first(&self) -> impl Iterator<Item = Result<Snapshot, Damaged>> + '_ {
+        self.ids
+            .iter()
+            .rev()
+            .filter_map(|id| self.dir.map(|dir| read_snapshot(dir, id)))
+    }
+
+    /// Applies that did not record that they finished, oldest first (as
+    /// [`Journal::interrupted`], from this listing).
+    pub fn interrupted(&self) -> Vec<Snapshot> {
+        let Some(dir) = self.dir else {
+            return Vec::new();
+        };
+        self.unfinished
+            .iter()
+            .filter_map(|id| read_snapshot(dir, id).ok())
+            .filter(|s| s.state == State::Applying)
+            .collect()
+    }
+
+    /// How many snapshots there are.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
 }
 
 /// The bytes of one snapshot file, opened and checked like every state file.

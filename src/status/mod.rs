@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::check::CheckReport;
 use crate::exit;
 use crate::host::Host;
-use crate::journal::{Journal, Snapshot, State};
+use crate::journal::{History, Journal, Snapshot, State};
 use crate::persist::units::BootUnits;
 use crate::persist::{self, saved, sysctl_d};
 use crate::plan::{Plan, Purpose, Targets};
@@ -125,14 +125,9 @@ pub struct Sources<'a> {
 pub fn build(src: &Sources) -> anyhow::Result<Status> {
     let host = src.host;
     let mut warnings = Vec::new();
-    let found = find_applied(src.journal, &mut warnings)?;
-    let interrupted = src
-        .journal
-        .interrupted()
-        .unwrap_or_default()
-        .iter()
-        .map(Event::of)
-        .collect();
+    let history = src.journal.history()?;
+    let found = find_applied(&history, &mut warnings);
+    let interrupted = history.interrupted().iter().map(Event::of).collect();
     let saved_profile = saved_profile(src.catalog, host, &mut warnings);
     let persisted = persisted(host, saved_profile.as_ref());
     let mut status = Status {
@@ -228,9 +223,9 @@ struct Found {
 
 /// Reads the journal newest first up to the operator's apply in effect: re-applies above
 /// it are collected, rolled-back and reverted snapshots passed over.
-fn find_applied(journal: &Journal, warnings: &mut Vec<String>) -> anyhow::Result<Found> {
+fn find_applied(history: &History, warnings: &mut Vec<String>) -> Found {
     let mut found = Found::default();
-    for (read, entry) in journal.newest_first()?.enumerate() {
+    for (read, entry) in history.newest_first().enumerate() {
         if read == READ_MAX {
             warnings.push(format!(
                 "read the newest {READ_MAX} snapshots without finding the apply they re-apply; `hostperf rollback --list` shows them all"
@@ -260,7 +255,7 @@ fn find_applied(journal: &Journal, warnings: &mut Vec<String>) -> anyhow::Result
     if found.applied.is_some() || !found.reapplies.is_empty() {
         found.last = None;
     }
-    Ok(found)
+    found
 }
 
 /// The saved profile, when one is persisted and loads.
@@ -349,7 +344,7 @@ fn persisted(host: &Host, saved_profile: Option<&Profile>) -> Persisted {
     for (path, what) in [
         (
             persist::LIMITS_FILE,
-            "limits for new login sessions (pam_limits)",
+            "limits for new login sessions, by pam_limits",
         ),
         (
             persist::SYSTEMD_MANAGER_FILE,
