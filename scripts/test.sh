@@ -11,6 +11,8 @@ for tool in ip:iproute2 ss:iproute2 ethtool:ethtool setpriv:util-linux flock:uti
 done
 # nginx for the probe tests (they run their own, in the foreground on free high ports).
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+# The bench plot test draws text with a TrueType font.
+ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1 || missing+=(fonts-dejavu-core)
 if ((${#missing[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
         # Packages with daemons (node_exporter, prometheus, nginx) must not start them: the

@@ -83,6 +83,10 @@ pub enum Command {
     /// Print the shell completion script for bash, zsh or fish (also elvish, powershell).
     #[command(after_long_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
+    /// Measure what a profile does to latency and throughput on this host: each scenario runs
+    /// in throwaway network namespaces, before and after the profile (needs root; the host's
+    /// own settings are never changed).
+    Bench(BenchArgs),
 }
 
 const COMPLETIONS_HELP: &str = "\
@@ -249,9 +253,14 @@ pub struct DiagnoseArgs {
     /// Seconds between the two samples; 0 takes one sample and skips rate-based checks.
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
     pub interval: f64,
+    /// Read kernel log messages from this long before the last sample (e.g. 30s, 10m, 2h,
+    /// 1d) instead of from the interval's start only.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
     /// Run only this check (repeatable). Ids: port-exhaustion, listen-overflow, syn-flood,
-    /// softirq-imbalance, softnet-drops, memory-pressure, memory-fragmentation, oom-kills,
-    /// fd-exhaustion, socket-leak, tcp-retransmits, io-wait.
+    /// tcp-retransmits, tcp-memory, udp-errors, conntrack, nic-drops, softirq-imbalance,
+    /// softnet-drops, cpu-saturation, cpu-throttling, memory-pressure, memory-fragmentation,
+    /// oom-kills, fd-exhaustion, socket-leak, io-wait, clock.
     #[arg(long = "check", value_name = "ID")]
     pub checks: Vec<String>,
     /// Focus process checks on this pid (repeatable).
@@ -275,6 +284,10 @@ pub struct DiagnoseArgs {
     /// Diagnose a capture made by `hostperf snapshot` instead of this host.
     #[arg(long, value_name = "FILE.tar.gz", conflicts_with = "root")]
     pub from: Option<PathBuf>,
+    /// Also probe this http:// or https:// URL from this host (repeatable) and add the
+    /// upstream-timeout and, for https, tls-handshake findings; see `hostperf probe`.
+    #[arg(long = "url", value_name = "URL", conflicts_with = "from")]
+    pub urls: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -285,6 +298,9 @@ pub struct SnapshotArgs {
     /// Seconds between the two samples.
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
     pub interval: f64,
+    /// Keep kernel log messages from this long before the last sample (default 1h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -358,6 +374,56 @@ pub enum ProbeFormat {
     Prometheus,
 }
 
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Profile name [default: latency-profile].
+    #[arg(value_name = "PROFILE")]
+    pub name: Option<String>,
+    /// Load the profile from this YAML file instead of by name.
+    #[arg(long, value_name = "PATH", conflicts_with = "name")]
+    pub file: Option<PathBuf>,
+    /// Run only this scenario (repeatable): port-exhaustion, accept-burst, bufferbloat,
+    /// keepalive, nodelay, busy-poll. All by default.
+    #[arg(long = "scenario", value_name = "NAME")]
+    pub scenarios: Vec<String>,
+    /// Seconds measured per run (each scenario runs each variant twice: baseline, profile).
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub duration: f64,
+    /// Seconds of load before measuring starts (not recorded).
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS", value_parser = parse_warmup)]
+    pub warmup: f64,
+    /// Offered requests per second, for every scenario [default: each scenario's own].
+    #[arg(long, value_name = "RPS", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// Apply only this setting of the profile (repeatable), to see what one key does.
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// Start every testbed namespace from this per-namespace sysctl (repeatable), e.g.
+    /// --sysctl net.core.somaxconn=128; the profile is then applied over it.
+    #[arg(long = "sysctl", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub sysctls: Vec<(String, String)>,
+    /// Format for standard output.
+    #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    /// Also write the report to a file, as FORMAT=PATH (repeatable), e.g. json=bench.json.
+    #[arg(long = "output", value_name = "FORMAT=PATH", value_parser = parse_list_target)]
+    pub outputs: Vec<(ListFormat, PathBuf)>,
+    /// Write a latency percentile plot per scenario (NAME.svg and NAME.png) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
+    /// Run only the bench HTTP server on ADDR in the current namespace until interrupted
+    /// (for comparing the generator with other tools; see bench/loadgen-vs-wrk.sh).
+    #[arg(long, value_name = "ADDR", hide = true, conflicts_with = "target")]
+    pub serve: Option<std::net::SocketAddrV4>,
+    /// Run only the load generator against ADDR (keep-alive, --rate, --duration,
+    /// --connections) and print its result.
+    #[arg(long, value_name = "ADDR", hide = true)]
+    pub target: Option<std::net::SocketAddrV4>,
+    /// With --target: connections (workers).
+    #[arg(long, default_value_t = 16, hide = true)]
+    pub connections: usize,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListFormat {
     Table,
@@ -400,6 +466,27 @@ fn parse_diagnose_target(s: &str) -> Result<(DiagnoseFormat, PathBuf), String> {
     parse_target(s)
 }
 
+/// A duration such as `90`, `30s`, `10m`, `2h` or `1d` (at most 30 days).
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("expected a duration such as 30s, 10m, 2h or 1d, got {s:?}"))?;
+    let secs = match unit {
+        "" | "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86400),
+        _ => None,
+    }
+    .filter(|&v| v <= 30 * 86400)
+    .ok_or_else(|| {
+        format!("expected a duration up to 30d such as 30s, 10m, 2h or 1d, got {s:?}")
+    })?;
+    Ok(std::time::Duration::from_secs(secs))
+}
+
 fn parse_probe_target(s: &str) -> Result<(ProbeFormat, PathBuf), String> {
     parse_target(s)
 }
@@ -412,6 +499,43 @@ fn parse_non_negative(s: &str) -> Result<f64, String> {
     } else {
         Err(format!("{s:?} must be a number from 0 to 86400000"))
     }
+}
+
+fn parse_list_target(s: &str) -> Result<(ListFormat, PathBuf), String> {
+    parse_target(s)
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))?;
+    let (k, v) = (k.trim(), v.trim());
+    if k.is_empty() || v.is_empty() {
+        return Err(format!("expected KEY=VALUE, got {s:?}"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+fn parse_bounded(s: &str, lo: f64, hi: f64, what: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("expected a number of {what}, got {s:?}"))?;
+    if !(lo..=hi).contains(&v) {
+        return Err(format!("{what} must be between {lo} and {hi}, got {v}"));
+    }
+    Ok(v)
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    parse_bounded(s, 0.1, 3600.0, "seconds")
+}
+
+fn parse_warmup(s: &str) -> Result<f64, String> {
+    parse_bounded(s, 0.0, 600.0, "seconds")
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    parse_bounded(s, 0.1, 1_000_000.0, "requests per second")
 }
 
 fn parse_target<F: ValueEnum>(s: &str) -> Result<(F, PathBuf), String> {
@@ -449,5 +573,17 @@ mod tests {
         assert!(parse_report_target("xml=out").is_err());
         assert!(parse_report_target("json=").is_err());
         assert!(parse_report_target("json").is_err());
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("10m").unwrap().as_secs(), 600);
+        assert_eq!(parse_duration("2h").unwrap().as_secs(), 7200);
+        assert_eq!(parse_duration("1d").unwrap().as_secs(), 86400);
+        assert!(parse_duration("31d").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("99999999999999999999h").is_err());
     }
 }

@@ -9,10 +9,12 @@
 //! - `plan`, `rules`, `apply`, `journal`, `persist`: the change pipeline.
 //! - `diagnose`: measured checks for the fault lines.
 //! - `probe`: timed requests to http(s) URLs: network or application?
+//! - `bench`: what a profile does to latency and throughput, measured in throwaway namespaces.
 //! - `report`: renderers, data in and text out.
 //! - `commands`: one module per subcommand, gluing the above.
 
 pub mod apply;
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod commands;

@@ -3,25 +3,31 @@
 use std::process::Command;
 use std::time::Duration;
 
-use hostperf::diagnose::{self, Manifest, checks, config::Config, sample::Focus};
+use hostperf::diagnose::{self, LogWindow, capture, checks, config::Config, sample::Focus};
 use hostperf::host::Host;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hostperf");
 
 #[test]
 fn archive_round_trip_gives_the_same_findings() {
-    let needs = diagnose::snapshot_needs();
-    let focus = Focus::default();
-    let (first, last) =
-        diagnose::take_samples(&Host::live(), &needs, &focus, Duration::from_millis(300));
-    let first = first.expect("two samples");
     let all = checks::all();
     let cfg = Config::default();
+    let needs = diagnose::needs_of(&all, true, &cfg).everything();
+    let focus = Focus::default();
+    let window = LogWindow::default();
+    let (first, last) = diagnose::take_samples(
+        &Host::live(),
+        &needs,
+        &focus,
+        Duration::from_millis(300),
+        window,
+    );
+    let first = first.expect("two samples");
     let live = diagnose::evaluate(&all, Some(&first), &last, &cfg, &focus, "live".into());
 
-    let manifest = Manifest {
-        schema_version: 1,
-        kind: "hostperf-snapshot".into(),
+    let manifest = capture::Manifest {
+        schema_version: capture::CAPTURE_VERSION,
+        kind: capture::SNAPSHOT_KIND.into(),
         hostperf_version: "test".into(),
         interval_secs: last.secs - first.secs,
         samples: vec!["sample0".into(), "sample1".into()],
@@ -33,11 +39,14 @@ fn archive_round_trip_gives_the_same_findings() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snap.tar.gz");
     std::fs::write(&path, bytes).unwrap();
-    let (f2, l2) = diagnose::load_capture(&path, &needs, &focus).unwrap();
+    let cap = capture::open(&path).unwrap();
+    let (f2, l2) = diagnose::capture_samples(&cap, &needs, &focus, window);
     let f2 = f2.expect("two samples in the archive");
     assert_eq!(f2.secs, first.secs);
     assert_eq!(l2.secs, last.secs);
     assert_eq!(l2.sockets, last.sockets);
+    assert_eq!(l2.procs, last.procs);
+    assert_eq!(l2.files, last.files);
     let captured = diagnose::evaluate(&all, Some(&f2), &l2, &cfg, &focus, "capture".into());
     assert_eq!(live.interval_secs, captured.interval_secs);
     for (a, b) in live.findings.iter().zip(&captured.findings) {
@@ -72,6 +81,6 @@ fn snapshot_then_diagnose_from_on_the_command_line() {
     let a = run();
     let b = run();
     assert_eq!(a, b, "a capture always gives the same findings");
-    assert_eq!(a["findings"].as_array().unwrap().len(), 12);
+    assert_eq!(a["findings"].as_array().unwrap().len(), 19);
     assert!(a["interval_secs"].as_f64().unwrap() >= 0.3);
 }

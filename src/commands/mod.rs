@@ -2,20 +2,22 @@
 //! pick the exit code. Nothing else lives here.
 
 mod apply;
+mod bench;
 mod check;
 /// Public: the packaging step writes the same completion scripts.
 pub mod completions;
+mod diagnose;
 mod plan;
 mod probe;
 mod profiles;
 mod rollback;
 mod show;
+mod snapshot;
 mod status;
 
 use anyhow::Context;
 
 use crate::cli::*;
-use crate::diagnose;
 use crate::exit::UsageError;
 use crate::host::Host;
 use crate::journal::Journal;
@@ -34,9 +36,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Show(args) => show::run(g, args),
         Command::Status(args) => status::run(g, args),
         Command::Diagnose(args) => diagnose::run(g, args),
-        Command::Snapshot(args) => diagnose::snapshot(g, args),
+        Command::Snapshot(args) => snapshot::run(g, args),
         Command::Probe(args) => probe::run(args),
         Command::Completions(args) => completions::run(args),
+        Command::Bench(args) => bench::run(g, args),
     }
 }
 

@@ -1,52 +1,34 @@
-//! `hostperf diagnose` and `hostperf snapshot`.
+//! `diagnose` and `snapshot`: the causes experts check first when an API host misbehaves,
+//! each measured over an interval and reported with evidence, the command that confirms it
+//! and the fix.
 //!
-//! Layers, as in below: `sample` reads raw bytes through the Host seam (plus the inet_diag
-//! socket dump and the kernel log, which are not files), `checks` are pure functions of one
-//! or two samples that return `model::Finding`s, and `render` turns a report into text.
-//! `snapshot` stores the two samples in a .tar.gz; `diagnose --from` reads them back through
-//! the same sampler, so a capture gives the same findings on another machine.
+//! Layers, as in below: `sample` reads raw bytes through [`source::Files`] (the Host seam, or
+//! a capture in memory) plus what is not a file (inet_diag, the kernel log, adjtimex, ethtool
+//! statistics) on a live host; `checks` are pure functions of one or two samples that return
+//! `model::Finding`s; `render` turns a report into text. `capture` writes and reads snapshot
+//! archives, so a capture gives the same findings on another machine. Command-line glue lives
+//! in `commands::diagnose` and `commands::snapshot`.
 
+pub mod capture;
 pub mod checks;
 pub mod config;
+pub mod kernel_log;
+pub mod metrics;
 pub mod model;
+pub mod procs;
 pub mod render;
 pub mod sample;
+pub mod source;
+pub mod system;
 
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use serde::{Deserialize, Serialize};
-
-use crate::cli::{DiagnoseArgs, DiagnoseFormat, FailOn, Global, SnapshotArgs};
 use crate::exit::{self, UsageError};
-use crate::host::Host;
-use crate::report::Style;
 use checks::{Check, Ctx};
 use model::{Report, SCHEMA_VERSION, Status};
-use sample::{Focus, Needs, Sample};
-
-/// The archive's table of contents.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Manifest {
-    pub schema_version: u32,
-    pub kind: String,
-    pub hostperf_version: String,
-    /// Seconds between sample0 and sample1 (0 when there is one sample).
-    pub interval_secs: f64,
-    pub samples: Vec<String>,
-    #[serde(default)]
-    pub kernel: Option<String>,
-    #[serde(default)]
-    pub hostname: Option<String>,
-    #[serde(default)]
-    pub created_unix: Option<u64>,
-}
-
-const MANIFEST: &str = "manifest.json";
-const SNAPSHOT_KIND: &str = "hostperf-snapshot";
+use sample::{Focus, LogFrom, Moment, Needs, Sample};
+use source::Files;
 
 /// The checks named by `--check` (all when none), or a usage error listing the ids.
 pub fn select(ids: &[String]) -> anyhow::Result<Vec<&'static Check>> {
@@ -54,11 +36,11 @@ pub fn select(ids: &[String]) -> anyhow::Result<Vec<&'static Check>> {
     if ids.is_empty() {
         return Ok(all);
     }
-    let mut out = Vec::new();
+    let mut out: Vec<&'static Check> = Vec::new();
     for id in ids {
         match all.iter().find(|c| c.info.id == id) {
             Some(c) => {
-                if !out.iter().any(|o: &&Check| o.info.id == c.info.id) {
+                if !out.iter().any(|o| o.info.id == c.info.id) {
                     out.push(*c);
                 }
             }
@@ -73,15 +55,20 @@ pub fn select(ids: &[String]) -> anyhow::Result<Vec<&'static Check>> {
     Ok(out)
 }
 
-fn needs_of(selected: &[&Check]) -> Needs {
+/// What the selected checks read. With one sample, checks that only judge rates read nothing.
+pub fn needs_of(selected: &[&Check], two_samples: bool, cfg: &config::Config) -> Needs {
     let mut n = Needs::default();
-    for c in selected {
+    for c in selected.iter().filter(|c| two_samples || !c.rate_only) {
         n.merge(&(c.needs)());
+    }
+    if let Some((states, _)) = n.lazy_port_states {
+        n.lazy_port_states = Some((states, cfg.port_exhaustion.warn_pct / 100.0));
     }
     n
 }
 
-fn check_interval(secs: f64) -> anyhow::Result<Duration> {
+/// `--interval` as a duration: 0 to 3600 seconds.
+pub fn check_interval(secs: f64) -> anyhow::Result<Duration> {
     if !secs.is_finite() || !(0.0..=3600.0).contains(&secs) {
         return Err(UsageError::new(format!(
             "--interval must be between 0 and 3600 seconds, got {secs}"
@@ -90,37 +77,122 @@ fn check_interval(secs: f64) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// What `snapshot` captures: everything every check reads, with the full socket dump.
-pub fn snapshot_needs() -> Needs {
-    let mut needs = needs_of(&checks::all());
-    needs.lazy_port_states = None;
-    needs
+/// Which kernel log messages a run reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogWindow {
+    /// `--since`: this far back from the last sample; else from the first sample.
+    pub lookback: Option<Duration>,
 }
 
-/// Reads the samples of a snapshot archive (or its unpacked directory).
-pub fn load_capture(
-    from: &Path,
-    needs: &Needs,
-    focus: &Focus,
-) -> anyhow::Result<(Option<Sample>, Sample)> {
-    Capture::open(from)?.samples(needs, focus)
+impl LogWindow {
+    fn back_usec(&self) -> Option<u64> {
+        self.lookback
+            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    }
 }
 
-/// One sample, or two `interval` apart.
+/// One sample, or two `interval` apart, of `files` (a live host or a `--root` tree). The
+/// kernel log is read once, with the last sample, for the window: the interval, or
+/// `--since` back from the last sample. With one sample it is read only with `--since`.
 pub fn take_samples(
-    host: &Host,
+    files: &dyn Files,
     needs: &Needs,
     focus: &Focus,
     interval: Duration,
+    window: LogWindow,
 ) -> (Option<Sample>, Sample) {
     let start = Instant::now();
-    let s0 = sample::collect(host, needs, focus, start);
+    let t0 = sample::monotonic_usec();
+    let back = window.back_usec();
     if interval.is_zero() {
-        return (None, s0);
+        let at = Moment {
+            start,
+            prev: None,
+            log: back.map(LogFrom::Back),
+        };
+        return (None, sample::collect(files, needs, focus, at));
     }
+    let first = sample::collect(
+        files,
+        needs,
+        focus,
+        Moment {
+            start,
+            prev: None,
+            log: None,
+        },
+    );
     std::thread::sleep(interval);
-    let s1 = sample::collect(host, needs, focus, start);
-    (Some(s0), s1)
+    let at = Moment {
+        start,
+        prev: Some(&first),
+        log: Some(back.map_or(LogFrom::At(t0), LogFrom::Back)),
+    };
+    let last = sample::collect(files, needs, focus, at);
+    (Some(first), last)
+}
+
+/// The samples of a capture, read by the same sampler. The kernel log window is the
+/// capture's interval, or `--since` back from its last sample.
+pub fn capture_samples(
+    cap: &capture::Capture,
+    needs: &Needs,
+    focus: &Focus,
+    window: LogWindow,
+) -> (Option<Sample>, Sample) {
+    let start = Instant::now();
+    let back = window.back_usec();
+    let empty = capture::Tree::default();
+    let (first_tree, last_tree) = match cap.samples.as_slice() {
+        [only] => (None, &only.1),
+        [a, .., b] => (Some(&a.1), &b.1),
+        // capture::open refuses a capture without samples; an empty tree measures nothing.
+        [] => (None, &empty),
+    };
+    let first = first_tree.map(|t| {
+        let at = Moment {
+            start,
+            prev: None,
+            log: None,
+        };
+        sample::collect(t, needs, focus, at)
+    });
+    let log = match (back, first.as_ref().and_then(|f| f.clock_usec)) {
+        (Some(b), _) => Some(LogFrom::Back(b)),
+        (None, Some(t0)) => Some(LogFrom::At(t0)),
+        (None, None) => None,
+    };
+    let at = Moment {
+        start,
+        prev: first.as_ref(),
+        log,
+    };
+    let last = sample::collect(last_tree, needs, focus, at);
+    (first, last)
+}
+
+/// The `--pid` / `--process` names that match no process, as messages.
+pub fn missing_focus(focus: &Focus, procs: &procs::Procs) -> Vec<String> {
+    let pids: BTreeSet<u32> = procs.list.iter().map(|p| p.pid).collect();
+    let names: BTreeSet<&str> = procs
+        .list
+        .iter()
+        .filter_map(|p| p.comm.as_deref())
+        .collect();
+    let mut out = Vec::new();
+    for pid in &focus.pids {
+        if !pids.contains(pid) {
+            out.push(format!("no process with pid {pid}"));
+        }
+    }
+    for name in &focus.names {
+        if !names.contains(name.as_str()) {
+            out.push(format!(
+                "no process named {name:?} (names are the command names `ps -e` shows, at most 15 characters)"
+            ));
+        }
+    }
+    out
 }
 
 /// Evaluates the selected checks over the samples.
@@ -151,14 +223,14 @@ pub fn evaluate(
     }
 }
 
-/// The exit code for a report: 1 when a finding is at or above `fail_on`, else 3 when a check
-/// could not be evaluated, else 0.
-pub fn exit_code(report: &Report, fail_on: FailOn) -> u8 {
-    let failing = |s: Status| match fail_on {
-        FailOn::Warn => matches!(s, Status::Warn | Status::Crit),
-        FailOn::Crit => s == Status::Crit,
-    };
-    if report.findings.iter().any(|f| failing(f.status)) {
+/// The exit code for a report: 1 when a finding is at or above `fail_on` (warn or crit),
+/// else 3 when a check could not be evaluated, else 0.
+pub fn exit_code(report: &Report, fail_on: Status) -> u8 {
+    if report
+        .findings
+        .iter()
+        .any(|f| f.status.rank() >= fail_on.rank() && f.status != Status::Error)
+    {
         exit::FAILED
     } else if report.findings.iter().any(|f| f.status == Status::Error) {
         exit::NOT_EVALUATED
@@ -167,182 +239,44 @@ pub fn exit_code(report: &Report, fail_on: FailOn) -> u8 {
     }
 }
 
-pub fn render(report: &Report, format: DiagnoseFormat, style: Style) -> anyhow::Result<String> {
-    Ok(match format {
-        DiagnoseFormat::Table => render::table(report, style),
-        DiagnoseFormat::Json => crate::report::json(report),
-        DiagnoseFormat::Yaml => render::yaml(report)?,
-        DiagnoseFormat::Prometheus => render::prometheus(report),
-    })
-}
-
-pub fn run(global: &Global, args: &DiagnoseArgs) -> anyhow::Result<u8> {
-    let interval = check_interval(args.interval)?;
-    let selected = select(&args.checks)?;
-    let cfg = config::load(args.config.as_deref())?;
-    let focus = Focus {
-        pids: args.pids.clone(),
-        names: args.processes.clone(),
+/// A snapshot archive of `files`: everything every check reads, one or two samples, and the
+/// kernel log of `window` (default: the last hour).
+pub fn snapshot_archive(
+    files: &dyn Files,
+    interval: Duration,
+    window: LogWindow,
+) -> anyhow::Result<(capture::Manifest, Vec<u8>)> {
+    let all = checks::all();
+    let needs = needs_of(&all, !interval.is_zero(), &config::Config::default()).everything();
+    let window = LogWindow {
+        lookback: window.lookback.or(Some(Duration::from_secs(3600))),
     };
-    let mut needs = needs_of(&selected);
-    if let Some((states, _)) = needs.lazy_port_states {
-        needs.lazy_port_states = Some((states, cfg.port_exhaustion.warn_pct / 100.0));
-    }
-    let (first, last, source) = match &args.from {
-        Some(from) => {
-            let capture = Capture::open(from)?;
-            let (first, last) = capture.samples(&needs, &focus)?;
-            (first, last, format!("capture:{}", from.display()))
-        }
-        None => {
-            let (host, source) = match &global.root {
-                Some(root) => (Host::with_root(root), format!("root:{}", root.display())),
-                None => (Host::live(), "live".to_string()),
-            };
-            let (first, last) = take_samples(&host, &needs, &focus, interval);
-            (first, last, source)
-        }
-    };
-    let report = evaluate(&selected, first.as_ref(), &last, &cfg, &focus, source);
-    for (format, path) in &args.outputs {
-        crate::report::write_file(path, &render(&report, *format, Style::FILE)?)?;
-    }
-    let text = render(&report, args.format, Style::stdout())?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    Ok(exit_code(&report, args.fail_on))
-}
-
-/// A snapshot archive (or its unpacked directory) opened for reading.
-struct Capture {
-    dir: PathBuf,
-    _temp: Option<TempDir>,
-    manifest: Manifest,
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-impl Capture {
-    fn open(from: &Path) -> anyhow::Result<Capture> {
-        let (dir, temp) = if from.is_dir() {
-            (from.to_path_buf(), None)
-        } else {
-            let file = fs::File::open(from)
-                .map_err(|e| UsageError::new(format!("--from {}: {e}", from.display())))?;
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let dir = std::env::temp_dir()
-                .join(format!("hostperf-capture-{}-{nanos}", std::process::id()));
-            fs::create_dir(&dir).with_context(|| format!("create {}", dir.display()))?;
-            let temp = TempDir(dir.clone());
-            let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-            archive.set_preserve_permissions(false);
-            archive.set_overwrite(true);
-            archive.unpack(&dir).map_err(|e| {
-                UsageError::new(format!(
-                    "--from {}: not a readable .tar.gz: {e}",
-                    from.display()
-                ))
-            })?;
-            (dir, Some(temp))
-        };
-        let manifest: Manifest = fs::read(dir.join(MANIFEST))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .filter(|m: &Manifest| m.kind == SNAPSHOT_KIND)
-            .ok_or_else(|| {
-                UsageError::new(format!(
-                    "--from {}: no {MANIFEST} of a hostperf snapshot",
-                    from.display()
-                ))
-            })?;
-        if manifest.schema_version > SCHEMA_VERSION {
-            return Err(UsageError::new(format!(
-                "--from {}: snapshot schema {} is newer than this hostperf's {SCHEMA_VERSION}",
-                from.display(),
-                manifest.schema_version
-            )));
-        }
-        Ok(Capture {
-            dir,
-            _temp: temp,
-            manifest,
-        })
-    }
-
-    fn samples(&self, needs: &Needs, focus: &Focus) -> anyhow::Result<(Option<Sample>, Sample)> {
-        let start = Instant::now();
-        let mut samples: Vec<Sample> = self
-            .manifest
-            .samples
-            .iter()
-            .filter(|s| !s.contains('/') && !s.contains(".."))
-            .map(|s| sample::collect(&Host::with_root(self.dir.join(s)), needs, focus, start))
-            .collect();
-        let last = samples
-            .pop()
-            .ok_or_else(|| UsageError::new("the snapshot holds no sample"))?;
-        Ok((samples.pop(), last))
-    }
-}
-
-pub fn snapshot(global: &Global, args: &SnapshotArgs) -> anyhow::Result<u8> {
-    let interval = check_interval(args.interval)?;
-    let host = match &global.root {
-        Some(root) => Host::with_root(root),
-        None => Host::live(),
-    };
-    let needs = snapshot_needs();
-    let focus = Focus::default();
-    let (first, last) = take_samples(&host, &needs, &focus, interval);
-    let mut samples: Vec<&Sample> = Vec::new();
-    if let Some(f) = &first {
-        samples.push(f);
-    }
-    samples.push(&last);
+    let (first, last) = take_samples(files, &needs, &Focus::default(), interval, window);
+    let samples: Vec<&Sample> = first.iter().chain(std::iter::once(&last)).collect();
     let trim = |b: Vec<u8>| String::from_utf8_lossy(&b).trim().to_string();
-    let manifest = Manifest {
-        schema_version: SCHEMA_VERSION,
-        kind: SNAPSHOT_KIND.to_string(),
+    let manifest = capture::Manifest {
+        schema_version: capture::CAPTURE_VERSION,
+        kind: capture::SNAPSHOT_KIND.to_string(),
         hostperf_version: env!("CARGO_PKG_VERSION").to_string(),
         interval_secs: first.as_ref().map_or(0.0, |f| last.secs - f.secs),
         samples: (0..samples.len()).map(|i| format!("sample{i}")).collect(),
-        kernel: host.read("/proc/sys/kernel/osrelease").ok().map(trim),
-        hostname: host.read("/proc/sys/kernel/hostname").ok().map(trim),
+        kernel: files.read("/proc/sys/kernel/osrelease").ok().map(trim),
+        hostname: files.read("/proc/sys/kernel/hostname").ok().map(trim),
         created_unix: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .ok()
             .map(|d| d.as_secs()),
     };
     let bytes = write_archive(&manifest, &samples)?;
-    crate::host::write_durably(&args.file, &bytes)
-        .with_context(|| format!("cannot write {}", args.file.display()))?;
-    eprintln!(
-        "hostperf: wrote {} ({} samples, {:.2} s apart)",
-        args.file.display(),
-        samples.len(),
-        manifest.interval_secs
-    );
-    Ok(exit::OK)
+    Ok((manifest, bytes))
 }
 
-/// The .tar.gz: manifest.json, then sample0/ and sample1/ trees.
-pub fn write_archive(manifest: &Manifest, samples: &[&Sample]) -> anyhow::Result<Vec<u8>> {
-    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let mut tar = tar::Builder::new(gz);
-    sample::add_file(&mut tar, MANIFEST, &serde_json::to_vec_pretty(manifest)?)?;
+/// The .tar.gz of a manifest and its samples.
+pub fn write_archive(manifest: &capture::Manifest, samples: &[&Sample]) -> anyhow::Result<Vec<u8>> {
+    let mut w = capture::Writer::new();
+    w.file(capture::MANIFEST, &serde_json::to_vec_pretty(manifest)?)?;
     for (i, s) in samples.iter().enumerate() {
-        s.append_to(&mut tar, &format!("sample{i}"))?;
+        s.append_to(&mut w, &format!("sample{i}"))?;
     }
-    let gz = tar.into_inner()?;
-    Ok(gz.finish()?)
+    Ok(w.finish()?)
 }

@@ -1,6 +1,8 @@
 //! What a check returns: a finding with its status, observed values, evidence and advice.
 //! Renderers (`render.rs`) turn these into text; nothing here reads the machine.
 
+use std::borrow::Cow;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -69,7 +71,8 @@ pub struct Observed {
     pub warn: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crit: Option<f64>,
-    /// Extra labels, e.g. `{"dst": "10.0.0.5:5432"}` or `{"pid": "1234"}`.
+    /// Labels that identify what was measured (`cpu`, `device`, `port`, `pid`), never a
+    /// measured value, e.g. `{"destination": "10.0.0.5:5432"}` or `{"pid": "1234"}`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     /// Where the thresholds come from.
@@ -182,30 +185,44 @@ impl Evidence {
     }
 }
 
-/// Everything a check says about one fault line.
+/// Everything a check says about one cause.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     pub id: &'static str,
+    /// The cause in a few words, e.g. "Ephemeral ports running out".
+    pub title: &'static str,
     pub status: Status,
+    /// Set when part of what the check reads could not be read (processes of other users,
+    /// an unreadable socket table): what is missing and how much. A partial finding is
+    /// never a plain pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial: Option<String>,
     pub summary: String,
+    /// What a user of the service sees when this cause is at work.
+    pub symptom: &'static str,
+    /// The troubleshooting question this check answers.
+    pub question: &'static str,
     pub observed: Vec<Observed>,
     pub evidence: Vec<Evidence>,
-    /// The seed's fault line or troubleshooting-matrix row.
-    pub fault_line: &'static str,
+    /// Kernel log messages of the window that name this cause, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kernel_log: Vec<String>,
     /// The command a human runs to confirm.
-    pub confirm: &'static str,
+    pub confirm: Cow<'static, str>,
     /// The log to look at.
-    pub log: &'static str,
-    pub remediation: &'static str,
+    pub log: Cow<'static, str>,
+    pub remediation: Cow<'static, str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
 
-/// Static facts about a check: its id and advice.
+/// Static facts about a check: its id, the words a user would use for it, and advice.
 #[derive(Debug, Clone, Copy)]
 pub struct CheckInfo {
     pub id: &'static str,
-    pub fault_line: &'static str,
+    pub title: &'static str,
+    pub symptom: &'static str,
+    pub question: &'static str,
     pub confirm: &'static str,
     pub log: &'static str,
     pub remediation: &'static str,
@@ -215,14 +232,18 @@ impl CheckInfo {
     pub fn finding(&self, status: Status, summary: impl Into<String>) -> Finding {
         Finding {
             id: self.id,
+            title: self.title,
             status,
+            partial: None,
             summary: summary.into(),
+            symptom: self.symptom,
+            question: self.question,
             observed: Vec::new(),
             evidence: Vec::new(),
-            fault_line: self.fault_line,
-            confirm: self.confirm,
-            log: self.log,
-            remediation: self.remediation,
+            kernel_log: Vec::new(),
+            confirm: Cow::Borrowed(self.confirm),
+            log: Cow::Borrowed(self.log),
+            remediation: Cow::Borrowed(self.remediation),
             notes: Vec::new(),
         }
     }
@@ -258,4 +279,6 @@ pub struct Report {
     pub findings: Vec<Finding>,
 }
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// The version of the report's JSON/YAML layout (2: `symptom`, `question`, `partial`,
+/// `kernel_log`).
+pub const SCHEMA_VERSION: u32 = 2;

@@ -1,12 +1,32 @@
 //! Renderers: a report in, text out. Nothing here reads the machine.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use comfy_table::{Cell, Color};
 
 use crate::report::{Style, prom_label};
 
+use super::metrics;
 use super::model::{Finding, Observed, Report, Status, Unit};
+
+/// The formats diagnose renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Yaml,
+    Prometheus,
+}
+
+pub fn render(report: &Report, format: Format, style: Style) -> anyhow::Result<String> {
+    Ok(match format {
+        Format::Table => table(report, style),
+        Format::Json => crate::report::json(report),
+        Format::Yaml => yaml(report)?,
+        Format::Prometheus => prometheus(report),
+    })
+}
 
 /// Findings worst first (crit, error, warn, skip, pass), stable within a status.
 pub fn sorted(findings: &[Finding]) -> Vec<&Finding> {
@@ -36,17 +56,23 @@ pub fn format_value(value: f64, unit: Unit) -> String {
             }
         }
         Unit::Bytes => format!("{value:.0} B"),
-        Unit::Seconds => format!("{value:.3} s"),
+        Unit::Seconds => {
+            if value < 1.0 {
+                format!("{:.1} ms", value * 1000.0)
+            } else {
+                format!("{value:.3} s")
+            }
+        }
     }
 }
 
 fn observed_line(o: &Observed) -> String {
-    let mut s = o.name.clone();
+    let mut s = metrics::describe(&o.name).to_string();
     if !o.labels.is_empty() {
-        let l: Vec<String> = o.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let _ = write!(s, "{{{}}}", l.join(","));
+        let l: Vec<String> = o.labels.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = write!(s, " ({})", l.join(", "));
     }
-    let _ = write!(s, " = {}", format_value(o.value, o.unit));
+    let _ = write!(s, ": {}", format_value(o.value, o.unit));
     let op = if o.lower_is_worse { "<=" } else { ">=" };
     match (o.warn, o.crit) {
         (Some(w), Some(c)) => {
@@ -65,13 +91,23 @@ fn observed_line(o: &Observed) -> String {
     s
 }
 
-/// The default human output: one table, grouped worst first, then details for every finding
-/// that is not a pass.
+/// The status as the table shows it: `PASS`, or `PASS (partial)` when part could not be read.
+fn status_text(f: &Finding) -> String {
+    let s = f.status.as_str().to_uppercase();
+    if f.partial.is_some() {
+        format!("{s} (partial)")
+    } else {
+        s
+    }
+}
+
+/// The default human output: one table, worst first, then details for every finding that
+/// is not a plain pass.
 pub fn table(report: &Report, style: Style) -> String {
     let mut t = style.table(&["STATUS", "CHECK", "SUMMARY"]);
     let findings = sorted(&report.findings);
     for f in &findings {
-        let status = style.coloured(&f.status.as_str().to_uppercase(), status_colour(f.status));
+        let status = style.coloured(&status_text(f), status_colour(f.status));
         t.add_row(vec![status, Cell::new(f.id), Cell::new(&f.summary)]);
     }
     let mut out = crate::report::render(&t);
@@ -84,18 +120,22 @@ pub fn table(report: &Report, style: Style) -> String {
     } else {
         let _ = writeln!(out, "one sample (--interval 0); source: {}", report.source);
     }
-    for f in findings
-        .iter()
-        .filter(|f| matches!(f.status, Status::Crit | Status::Warn | Status::Error))
-    {
+    for f in findings.iter().filter(|f| {
+        matches!(f.status, Status::Crit | Status::Warn | Status::Error) || f.partial.is_some()
+    }) {
         let _ = writeln!(
             out,
-            "\n[{}] {}: {}",
-            f.status.as_str().to_uppercase(),
+            "\n[{}] {} ({}): {}",
+            status_text(f),
+            f.title,
             f.id,
             f.summary
         );
-        let _ = writeln!(out, "  fault line:  {}", f.fault_line);
+        if let Some(p) = &f.partial {
+            let _ = writeln!(out, "  partial:     {p}");
+        }
+        let _ = writeln!(out, "  symptom:     {}", f.symptom);
+        let _ = writeln!(out, "  answers:     {}", f.question);
         for o in &f.observed {
             let mark = match o.judge() {
                 Status::Pass => " ",
@@ -103,12 +143,15 @@ pub fn table(report: &Report, style: Style) -> String {
             };
             let _ = writeln!(out, "  {mark} {}", observed_line(o));
         }
+        for l in &f.kernel_log {
+            let _ = writeln!(out, "  kernel log:  {l}");
+        }
         for n in &f.notes {
             let _ = writeln!(out, "  note:        {n}");
         }
         let _ = writeln!(out, "  confirm:     {}", f.confirm);
         let _ = writeln!(out, "  log:         {}", f.log);
-        let _ = writeln!(out, "  remediation: {}", f.remediation);
+        let _ = writeln!(out, "  fix:         {}", f.remediation);
     }
     out
 }
@@ -152,13 +195,19 @@ fn number(v: f64) -> String {
 }
 
 /// Prometheus text exposition format for node_exporter's textfile collector: `hostperf_`
-/// prefix, base units (ratios, seconds, bytes), counters end in `_total`.
+/// prefix, base units (ratios, seconds), counters end in `_total`, a HELP and TYPE line per
+/// metric. Labels identify what was measured (check, cpu, device, port, pid ...); every
+/// measured number is a sample value, never a label.
 pub fn prometheus(report: &Report) -> String {
-    use std::collections::BTreeMap;
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# HELP hostperf_diagnose_status Status of each diagnose check: 1 for its current status, 0 for the others.\n# TYPE hostperf_diagnose_status gauge"
+    let family = |out: &mut String, name: &str, help: &str, kind: &str| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+    family(
+        &mut out,
+        "hostperf_diagnose_status",
+        "Status of each diagnose check: 1 for its current status, 0 for the others.",
+        "gauge",
     );
     for f in &report.findings {
         for s in Status::ALL {
@@ -170,8 +219,22 @@ pub fn prometheus(report: &Report) -> String {
             );
         }
     }
-    // Observed values, grouped by metric name (one TYPE line per name).
-    let mut gauges: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    family(
+        &mut out,
+        "hostperf_diagnose_partial",
+        "1 when a check could read only part of what it looks at (for example other users' processes).",
+        "gauge",
+    );
+    for f in &report.findings {
+        let v = if f.partial.is_some() { 1 } else { 0 };
+        let _ = writeln!(
+            out,
+            "hostperf_diagnose_partial{} {v}",
+            labels(&[("check", f.id)])
+        );
+    }
+    // Observed values, grouped by metric name (one HELP and TYPE line per name).
+    let mut gauges: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
     for f in &report.findings {
         for o in &f.observed {
             let name = format!("hostperf_{}", metric_name(&o.name));
@@ -181,15 +244,13 @@ pub fn prometheus(report: &Report) -> String {
             }
             gauges
                 .entry(name)
-                .or_default()
+                .or_insert_with(|| (metrics::help(&o.name), Vec::new()))
+                .1
                 .push(format!("{} {}", labels(&pairs), number(o.value)));
         }
     }
-    for (name, lines) in &gauges {
-        let _ = writeln!(
-            out,
-            "# HELP {name} Measured by hostperf diagnose.\n# TYPE {name} gauge"
-        );
+    for (name, (help, lines)) in &gauges {
+        family(&mut out, name, help, "gauge");
         for l in lines {
             let _ = writeln!(out, "{name}{l}");
         }
@@ -202,9 +263,11 @@ pub fn prometheus(report: &Report) -> String {
         }
     }
     if !counters.is_empty() {
-        let _ = writeln!(
-            out,
-            "# HELP hostperf_kernel_counter_total Kernel counters read by hostperf diagnose (last sample).\n# TYPE hostperf_kernel_counter_total counter"
+        family(
+            &mut out,
+            "hostperf_kernel_counter_total",
+            "Kernel counters read by hostperf diagnose, by file and field (value in the last sample).",
+            "counter",
         );
         for ((source, field), v) in &counters {
             let _ = writeln!(
@@ -215,9 +278,15 @@ pub fn prometheus(report: &Report) -> String {
             );
         }
     }
+    family(
+        &mut out,
+        "hostperf_diagnose_interval_seconds",
+        "Seconds between the two samples (0: one sample).",
+        "gauge",
+    );
     let _ = writeln!(
         out,
-        "# HELP hostperf_diagnose_interval_seconds Seconds between the two samples (0: one sample).\n# TYPE hostperf_diagnose_interval_seconds gauge\nhostperf_diagnose_interval_seconds {}",
+        "hostperf_diagnose_interval_seconds {}",
         number(report.interval_secs)
     );
     out

@@ -1,24 +1,34 @@
-//! A sample: the raw bytes of every file diagnose reads, the TCP socket list, the processes'
-//! fd tables, and a monotonic timestamp. Checks are pure functions of one or two samples, so a
-//! live host, a `--root` tree and a snapshot archive all give findings through the same code.
+//! A sample: the raw bytes of every file diagnose reads, the TCP socket list, the processes,
+//! the kernel log lines of the window, the clock state and NIC driver counters, with a
+//! monotonic timestamp. Checks are pure functions of one or two samples, so a live host, a
+//! `--root` tree and a capture all give findings through the same code.
 //!
-//! On a live host the socket list comes from inet_diag (netlink) and OOM lines from /dev/kmsg;
-//! below any other root they come from `/.hostperf/sockets.json` and `/.hostperf/kmsg` in the
-//! tree (what `snapshot` writes), because netlink and the kernel log are not files.
+//! What is not a file (the inet_diag socket dump, /dev/kmsg, adjtimex, the ethtool ioctl) is
+//! asked for on a live host only; any other tree holds it in `/.hostperf/*.json`, which is
+//! what `snapshot` writes beside the captured files.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::host::Host;
+use super::capture::Writer;
+use super::kernel_log::KernelLog;
+use super::procs::{self, Procs};
+use super::source::{Files, Reader};
+use super::system::{self, ClockState};
 use crate::host::netlink::inet_diag::{self, TcpSocket};
 
 /// Where the capture-only data lives inside a sample tree.
-pub const META_DIR: &str = "/.hostperf";
 pub const SOCKETS_FILE: &str = "/.hostperf/sockets.json";
-pub const KMSG_FILE: &str = "/.hostperf/kmsg";
+pub const PROCS_FILE: &str = "/.hostperf/procs.json";
+pub const KERNEL_LOG_FILE: &str = "/.hostperf/kernel-log.json";
+pub const CLOCK_FILE: &str = "/.hostperf/clock.json";
+pub const NIC_STATS_FILE: &str = "/.hostperf/nic-driver-stats.json";
 pub const ERRORS_FILE: &str = "/.hostperf/errors.json";
+/// Directory listings (path -> names), which a tree of files alone cannot keep (empty
+/// directories, entries that were listed but not read).
+pub const DIRS_FILE: &str = "/.hostperf/dirs.json";
 pub const SAMPLE_FILE: &str = "/.hostperf/sample.json";
 
 /// What one read gave.
@@ -38,18 +48,32 @@ pub struct Needs {
     pub dirs: BTreeSet<&'static str>,
     /// inet_diag state mask; 0 = no dump.
     pub socket_states: u32,
-    /// /proc/PID/status of every process.
-    pub proc_status: bool,
     /// States that must be dumped even when `lazy_port_states` allows skipping.
     pub socket_states_always: u32,
-    /// /proc/PID/fd and /proc/PID/limits (of focused processes when a focus is given).
-    pub proc_fds: bool,
-    pub kmsg: bool,
     /// Skip dumping these states when /proc/net/sockstat proves that fewer TCP sockets exist
     /// than this share of the ephemeral port range: then no destination can reach it, and the
     /// per-destination breakdown (the costly part of a dump with many TIME_WAIT sockets)
     /// cannot change a finding. Live hosts only; a snapshot always dumps everything.
     pub lazy_port_states: Option<(u32, f64)>,
+    /// The process list (pid, name, owner).
+    pub procs: bool,
+    /// Open fd counts and the nofile soft limit of each (focused) process.
+    pub proc_fds: bool,
+    /// VmData and VmRSS of focused processes.
+    pub proc_memory: bool,
+    /// Which processes hold the CLOSE_WAIT sockets (resolved only when there are some).
+    pub socket_owners: bool,
+    pub kernel_log: bool,
+    /// /sys/class/net statistics and receive queues.
+    pub nics: bool,
+    /// Per-queue driver counters (`ethtool -S`) of hardware NICs.
+    pub nic_driver_stats: bool,
+    /// cgroup cpu.stat of every cgroup with a CPU limit.
+    pub cgroups: bool,
+    /// Whole disks (/sys/block) and whether they are rotational.
+    pub disks: bool,
+    /// The kernel clock's synchronisation state (adjtimex).
+    pub clock: bool,
 }
 
 impl Needs {
@@ -61,9 +85,22 @@ impl Needs {
         if other.lazy_port_states.is_some() {
             self.lazy_port_states = other.lazy_port_states;
         }
-        self.proc_status |= other.proc_status;
+        self.procs |= other.procs;
         self.proc_fds |= other.proc_fds;
-        self.kmsg |= other.kmsg;
+        self.proc_memory |= other.proc_memory;
+        self.socket_owners |= other.socket_owners;
+        self.kernel_log |= other.kernel_log;
+        self.nics |= other.nics;
+        self.nic_driver_stats |= other.nic_driver_stats;
+        self.cgroups |= other.cgroups;
+        self.disks |= other.disks;
+        self.clock |= other.clock;
+    }
+
+    /// Everything: what `snapshot` captures (the full socket dump included).
+    pub fn everything(mut self) -> Self {
+        self.lazy_port_states = None;
+        self
     }
 }
 
@@ -86,33 +123,6 @@ impl Focus {
     }
 }
 
-/// One process: raw status and limits, and its fd table (fd number -> link target).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcSample {
-    pub pid: u32,
-    pub status: Data,
-    pub limits: Option<Data>,
-    /// None when fds were not collected for this process; Err when unreadable.
-    pub fds: Option<Result<Vec<(String, String)>, String>>,
-}
-
-impl ProcSample {
-    pub fn name(&self) -> Option<String> {
-        match &self.status {
-            Data::Bytes(b) => crate::parse::parse_status(b).ok().map(|s| s.name),
-            _ => None,
-        }
-    }
-}
-
-/// Processes of one sample.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Procs {
-    pub list: Vec<ProcSample>,
-    /// Processes whose status or fd table this user could not read.
-    pub unreadable: usize,
-}
-
 /// The socket dump as stored in a capture.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SocketDump {
@@ -123,113 +133,174 @@ pub struct SocketDump {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct SampleMeta {
     secs: f64,
+    #[serde(default)]
+    clock_usec: Option<u64>,
 }
+
+/// Driver counters by interface: (name, value) pairs, or why they could not be read.
+pub type NicStats = BTreeMap<String, Result<Vec<(String, u64)>, String>>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     /// Seconds since the first sample (monotonic clock).
     pub secs: f64,
+    /// CLOCK_MONOTONIC in microseconds when the sample was taken (the kernel log's clock).
+    pub clock_usec: Option<u64>,
+    /// Every file read, by absolute path on the sampled host.
     pub files: BTreeMap<String, Data>,
     pub dirs: BTreeMap<String, Result<Vec<String>, String>>,
     pub procs: Option<Procs>,
     /// None when not requested; Err with the reason when unavailable.
     pub sockets: Option<Result<SocketDump, String>>,
-    /// Kernel log records mentioning "Killed process"; None when not requested.
-    pub kmsg: Option<Result<Vec<u8>, String>>,
+    pub kernel_log: Option<Result<KernelLog, String>>,
+    pub nic_stats: Option<NicStats>,
+    pub clock: Option<Result<ClockState, String>>,
 }
 
-fn read(host: &Host, path: &str, errors: &BTreeMap<String, String>) -> Data {
-    match host.read(path) {
-        Ok(b) => Data::Bytes(b),
-        Err(e) if e.is_not_found() => match errors.get(path) {
-            Some(err) => Data::Error(err.clone()),
-            None => Data::Missing,
-        },
-        Err(e) => Data::Error(e.to_string()),
-    }
+/// What a sample is taken for.
+#[derive(Debug, Clone, Copy)]
+pub struct Moment<'a> {
+    /// The monotonic origin for `secs`.
+    pub start: Instant,
+    /// The sample before this one, if any: owner resolution and cgroup naming look only at
+    /// what changed since.
+    pub prev: Option<&'a Sample>,
+    /// Read the kernel log of this window (the last sample only).
+    pub log: Option<LogFrom>,
 }
 
-/// Reads one sample from `host`. `start` is the monotonic origin for `secs`.
-pub fn collect(host: &Host, needs: &Needs, focus: &Focus, start: Instant) -> Sample {
-    let live = host.is_live();
-    // A capture records read errors and its own timestamp beside the files.
-    let (errors, stored_secs) = if live {
+/// Where the kernel log window starts (it ends at the sample).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFrom {
+    /// At this CLOCK_MONOTONIC microsecond.
+    At(u64),
+    /// This many microseconds before the sample.
+    Back(u64),
+}
+
+/// CLOCK_MONOTONIC in microseconds: the clock /dev/kmsg stamps records with.
+pub fn monotonic_usec() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    u64::try_from(ts.tv_sec)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000)
+        .saturating_add(u64::try_from(ts.tv_nsec).unwrap_or(0) / 1000)
+}
+
+fn json<T: for<'de> Deserialize<'de>>(r: &Reader, path: &str) -> Option<Result<T, String>> {
+    let b = r.bytes(path)?;
+    Some(serde_json::from_slice(&b).map_err(|e| format!("{path}: {e}")))
+}
+
+/// Reads one sample from `files`.
+pub fn collect(files: &dyn Files, needs: &Needs, focus: &Focus, at: Moment) -> Sample {
+    let live = files.live();
+    let (errors, meta) = if live.is_some() {
         (BTreeMap::new(), None)
     } else {
-        let errors = host
-            .read_optional(ERRORS_FILE)
-            .ok()
-            .flatten()
-            .and_then(|b| serde_json::from_slice(&b).ok())
+        let probe = Reader {
+            files,
+            errors: BTreeMap::new(),
+        };
+        let errors = json::<BTreeMap<String, String>>(&probe, ERRORS_FILE)
+            .and_then(Result::ok)
             .unwrap_or_default();
-        let secs = host
-            .read_optional(SAMPLE_FILE)
-            .ok()
-            .flatten()
-            .and_then(|b| serde_json::from_slice::<SampleMeta>(&b).ok())
-            .map(|m| m.secs);
-        (errors, secs)
+        let meta = json::<SampleMeta>(&probe, SAMPLE_FILE).and_then(Result::ok);
+        (errors, meta)
     };
-    let secs = stored_secs.unwrap_or_else(|| start.elapsed().as_secs_f64());
-    let files = needs
-        .files
-        .iter()
-        .map(|p| (p.to_string(), read(host, p, &errors)))
-        .collect();
-    let dirs = needs
-        .dirs
-        .iter()
-        .map(|d| (d.to_string(), host.list_dir(d).map_err(|e| e.to_string())))
-        .collect();
-    let procs =
-        (needs.proc_status || needs.proc_fds).then(|| collect_procs(host, needs, focus, &errors));
-    let sockets = (needs.socket_states != 0).then(|| {
-        let mut mask = needs.socket_states;
-        if let Some((lazy, ratio)) = needs.lazy_port_states
-            && live
-            && tcp_sockets_below(host, ratio)
-        {
-            // Keep the states another check asked for on its own (LISTEN, CLOSE_WAIT).
-            mask &= !lazy | needs.socket_states_always;
-        }
-        sockets(host, mask)
-    });
-    let kmsg = needs.kmsg.then(|| {
-        if live {
-            read_kmsg()
-        } else {
-            match host.read_optional(KMSG_FILE) {
-                Ok(Some(b)) => Ok(b),
-                Ok(None) => Err("not a live host and no kernel log in the capture".to_string()),
-                Err(e) => Err(e.to_string()),
-            }
-        }
-    });
-    Sample {
+    let r = Reader { files, errors };
+    let secs = meta
+        .as_ref()
+        .map_or_else(|| at.start.elapsed().as_secs_f64(), |m| m.secs);
+    let clock_usec = match &meta {
+        Some(m) => m.clock_usec,
+        None if live.is_some() => Some(monotonic_usec()),
+        None => None,
+    };
+    let mut sample = Sample {
         secs,
-        files,
-        dirs,
-        procs,
-        sockets,
-        kmsg,
+        clock_usec,
+        files: BTreeMap::new(),
+        dirs: BTreeMap::new(),
+        procs: None,
+        sockets: None,
+        kernel_log: None,
+        nic_stats: None,
+        clock: None,
+    };
+    for p in &needs.files {
+        sample.files.insert(p.to_string(), r.read(p));
     }
+    for d in &needs.dirs {
+        sample.dirs.insert(d.to_string(), files.list(d));
+    }
+    if needs.nics {
+        system::collect_nics(&r, needs.nic_driver_stats, &mut sample);
+    }
+    if needs.cgroups {
+        system::collect_cgroups(&r, at.prev, &mut sample);
+    }
+    if needs.disks {
+        system::collect_disks(&r, &mut sample);
+    }
+    // What is not a file is None below a tree that did not capture it: not measured here.
+    if needs.clock {
+        sample.clock = match live {
+            Some(_) => Some(system::clock_state()),
+            None => json(&r, CLOCK_FILE),
+        };
+    }
+    if needs.socket_states != 0 {
+        sample.sockets = sockets(&r, needs);
+    }
+    if needs.procs || needs.proc_fds || needs.proc_memory || needs.socket_owners {
+        let mut p = procs::collect(&r, needs, focus);
+        // A capture's process list already names the holders.
+        let captured = live.is_none() && files.read(PROCS_FILE).is_ok();
+        if needs.socket_owners
+            && !captured
+            && let Some(Ok(dump)) = &sample.sockets
+        {
+            procs::resolve_close_wait(&r, &mut p, dump, at.prev, focus);
+        }
+        sample.procs = Some(p);
+    }
+    if needs.kernel_log
+        && let Some(log) = at.log
+    {
+        let to = clock_usec.unwrap_or(u64::MAX);
+        let from = match log {
+            LogFrom::At(at) => at,
+            LogFrom::Back(back) => to.saturating_sub(back),
+        };
+        sample.kernel_log = match live {
+            Some(_) => Some(super::kernel_log::read_live(from, to)),
+            None => {
+                json::<KernelLog>(&r, KERNEL_LOG_FILE).map(|l| l.map(|log| log.window(from, to)))
+            }
+        };
+    }
+    sample
 }
 
 /// True when sockstat's TCP sockets (IPv4 and IPv6 in use, plus TIME_WAIT) are fewer than
 /// `ratio` of the ephemeral port range.
-fn tcp_sockets_below(host: &Host, ratio: f64) -> bool {
+fn tcp_sockets_below(r: &Reader, ratio: f64) -> bool {
     let stat = |p: &str| {
-        host.read(p)
-            .ok()
+        r.bytes(p)
             .and_then(|b| crate::parse::parse_sockstat(&b).ok())
     };
     let Some(v4) = stat("/proc/net/sockstat") else {
         return false;
     };
     let v6 = stat("/proc/net/sockstat6");
-    let Some(range) = host
-        .read("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
+    let Some(range) = r
+        .bytes("/proc/sys/net/ipv4/ip_local_port_range")
         .and_then(|b| crate::parse::parse_port_range(&b).ok())
     else {
         return false;
@@ -239,131 +310,48 @@ fn tcp_sockets_below(host: &Host, ratio: f64) -> bool {
     };
     let inuse6 = v6.and_then(|s| s.get("TCP6", "inuse")).unwrap_or(0);
     let size = f64::from(range.1 - range.0) + 1.0;
-    ((inuse + inuse6 + tw) as f64) < ratio * size
+    (inuse.saturating_add(inuse6).saturating_add(tw) as f64) < ratio * size
 }
 
-fn sockets(host: &Host, states_mask: u32) -> Result<SocketDump, String> {
-    if states_mask == 0 {
-        return Ok(SocketDump {
-            states_mask,
-            sockets: Vec::new(),
-        });
+fn sockets(r: &Reader, needs: &Needs) -> Option<Result<SocketDump, String>> {
+    let mut mask = needs.socket_states;
+    if let Some(host) = r.files.live() {
+        if let Some((lazy, ratio)) = needs.lazy_port_states
+            && tcp_sockets_below(r, ratio)
+        {
+            // Keep the states another check asked for on its own (LISTEN, CLOSE_WAIT).
+            mask &= !lazy | needs.socket_states_always;
+        }
+        if mask == 0 {
+            return Some(Ok(SocketDump {
+                states_mask: 0,
+                sockets: Vec::new(),
+            }));
+        }
+        return Some(
+            inet_diag::dump_tcp(host, mask)
+                .map(|sockets| SocketDump {
+                    states_mask: mask,
+                    sockets,
+                })
+                .map_err(|e| format!("netlink inet_diag: {e}")),
+        );
     }
-    if host.is_live() {
-        return inet_diag::dump_tcp(host, states_mask)
-            .map(|sockets| SocketDump {
-                states_mask,
-                sockets,
-            })
-            .map_err(|e| format!("netlink inet_diag: {e}"));
-    }
-    match host.read_optional(SOCKETS_FILE) {
-        Ok(Some(bytes)) => {
-            let mut dump: SocketDump =
-                serde_json::from_slice(&bytes).map_err(|e| format!("{SOCKETS_FILE}: {e}"))?;
-            if dump.states_mask & states_mask != states_mask {
-                return Err(format!(
-                    "{SOCKETS_FILE} holds states {:#x}, not all of {states_mask:#x}",
+    Some(match json::<SocketDump>(r, SOCKETS_FILE)? {
+        Ok(mut dump) => {
+            if dump.states_mask & mask != mask {
+                return Some(Err(format!(
+                    "{SOCKETS_FILE} holds states {:#x}, not all of {mask:#x}",
                     dump.states_mask
-                ));
+                )));
             }
-            dump.sockets.retain(|s| states_mask & (1 << s.state) != 0);
-            dump.states_mask = states_mask;
+            dump.sockets
+                .retain(|s| s.state < 32 && mask & (1u32 << s.state) != 0);
+            dump.states_mask = mask;
             Ok(dump)
         }
-        Ok(None) => Err("not a live host and no socket dump in the tree".to_string()),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-fn collect_procs(
-    host: &Host,
-    needs: &Needs,
-    focus: &Focus,
-    errors: &BTreeMap<String, String>,
-) -> Procs {
-    let mut procs = Procs::default();
-    let Ok(pids) = host.pids() else {
-        return procs;
-    };
-    for pid in pids {
-        let status = read(host, &format!("/proc/{pid}/status"), errors);
-        let name = match &status {
-            Data::Bytes(b) => crate::parse::parse_status(b).ok().map(|s| s.name),
-            Data::Missing => continue, // exited meanwhile
-            Data::Error(_) => {
-                procs.unreadable += 1;
-                None
-            }
-        };
-        let mut p = ProcSample {
-            pid,
-            status,
-            limits: None,
-            fds: None,
-        };
-        if needs.proc_fds && focus.matches(pid, name.as_deref()) {
-            p.limits = Some(read(host, &format!("/proc/{pid}/limits"), errors));
-            let fds = match errors.get(&format!("/proc/{pid}/fd")) {
-                Some(e) => Err(e.clone()),
-                None => read_fds(host, pid),
-            };
-            if fds.is_err() {
-                procs.unreadable += 1;
-            }
-            p.fds = Some(fds);
-        }
-        procs.list.push(p);
-    }
-    procs
-}
-
-fn read_fds(host: &Host, pid: u32) -> Result<Vec<(String, String)>, String> {
-    let dir = format!("/proc/{pid}/fd");
-    let entries = host.list_dir(&dir).map_err(|e| e.to_string())?;
-    let mut out = Vec::with_capacity(entries.len());
-    for fd in entries {
-        // A link that vanished between listing and reading is still counted.
-        let target = host
-            .read_link(format!("{dir}/{fd}"))
-            .map(|t| t.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| "?".to_string());
-        out.push((fd, target));
-    }
-    Ok(out)
-}
-
-/// Reads /dev/kmsg without blocking (it is a stream: read records until EAGAIN) and keeps the
-/// OOM-kill records. Live host only; /dev/kmsg is not a file the Host seam can read.
-fn read_kmsg() -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open("/dev/kmsg")
-        .map_err(|e| format!("/dev/kmsg: {e}"))?;
-    let mut buf = vec![0u8; 16384];
-    let mut out = Vec::new();
-    for _ in 0..1_000_000 {
-        match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                let rec = &buf[..n];
-                if rec.windows(15).any(|w| w == b"Killed process ") {
-                    out.extend_from_slice(rec);
-                    if !rec.ends_with(b"\n") {
-                        out.push(b'\n');
-                    }
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            // EPIPE: records were overwritten while reading; go on with the next one.
-            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
-            Err(e) => return Err(format!("/dev/kmsg: {e}")),
-        }
-    }
-    Ok(out)
+        Err(e) => Err(e),
+    })
 }
 
 impl Sample {
@@ -372,120 +360,71 @@ impl Sample {
         self.files.get(path).unwrap_or(&MISSING)
     }
 
-    /// Writes the sample below `prefix` in a tar archive, as a tree `collect` can read back.
-    pub fn append_to<W: std::io::Write>(
-        &self,
-        tar: &mut tar::Builder<W>,
-        prefix: &str,
-    ) -> std::io::Result<()> {
+    /// The bytes of a file, when read.
+    pub fn bytes(&self, path: &str) -> Option<&[u8]> {
+        match self.file(path) {
+            Data::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Entries of a listed directory (empty when not listed or unreadable).
+    pub fn dir(&self, path: &str) -> &[String] {
+        match self.dirs.get(path) {
+            Some(Ok(names)) => names,
+            _ => &[],
+        }
+    }
+
+    /// Writes the sample below `prefix` in a capture, as a tree `collect` reads back the same.
+    pub fn append_to(&self, w: &mut Writer, prefix: &str) -> std::io::Result<()> {
         let mut errors: BTreeMap<String, String> = BTreeMap::new();
-        let meta = serde_json::to_vec(&SampleMeta { secs: self.secs })?;
-        add_file(tar, &format!("{prefix}{SAMPLE_FILE}"), &meta)?;
+        let meta = serde_json::to_vec(&SampleMeta {
+            secs: self.secs,
+            clock_usec: self.clock_usec,
+        })?;
+        w.file(&format!("{prefix}{SAMPLE_FILE}"), &meta)?;
         for (path, data) in &self.files {
             match data {
-                Data::Bytes(b) => add_file(tar, &format!("{prefix}{path}"), b)?,
+                Data::Bytes(b) => w.file(&format!("{prefix}{path}"), b)?,
                 Data::Missing => {}
                 Data::Error(e) => {
                     errors.insert(path.clone(), e.clone());
                 }
             }
         }
-        for (dir, names) in &self.dirs {
-            if let Ok(names) = names {
-                for n in names {
-                    add_dir(tar, &format!("{prefix}{dir}/{n}"))?;
-                }
-            }
-        }
+        let mut put = |path: &str, bytes: Vec<u8>| w.file(&format!("{prefix}{path}"), &bytes);
         if let Some(procs) = &self.procs {
-            for p in &procs.list {
-                let base = format!("{prefix}/proc/{}", p.pid);
-                match &p.status {
-                    Data::Bytes(b) => add_file(tar, &format!("{base}/status"), b)?,
-                    Data::Error(e) => {
-                        errors.insert(format!("/proc/{}/status", p.pid), e.clone());
-                    }
-                    Data::Missing => {}
-                }
-                match &p.limits {
-                    Some(Data::Bytes(b)) => add_file(tar, &format!("{base}/limits"), b)?,
-                    Some(Data::Error(e)) => {
-                        errors.insert(format!("/proc/{}/limits", p.pid), e.clone());
-                    }
-                    _ => {}
-                }
-                match &p.fds {
-                    Some(Ok(fds)) => {
-                        add_dir(tar, &format!("{base}/fd"))?;
-                        for (fd, target) in fds {
-                            add_link(tar, &format!("{base}/fd/{fd}"), target)?;
-                        }
-                    }
-                    Some(Err(e)) => {
-                        errors.insert(format!("/proc/{}/fd", p.pid), e.clone());
-                    }
-                    None => {}
-                }
-            }
+            put(PROCS_FILE, serde_json::to_vec(procs)?)?;
         }
         if let Some(Ok(dump)) = &self.sockets {
-            add_file(
-                tar,
-                &format!("{prefix}{SOCKETS_FILE}"),
-                &serde_json::to_vec(dump)?,
-            )?;
+            put(SOCKETS_FILE, serde_json::to_vec(dump)?)?;
         }
-        if let Some(Ok(k)) = &self.kmsg {
-            add_file(tar, &format!("{prefix}{KMSG_FILE}"), k)?;
+        if let Some(Ok(log)) = &self.kernel_log {
+            put(KERNEL_LOG_FILE, serde_json::to_vec(log)?)?;
         }
-        add_file(
-            tar,
-            &format!("{prefix}{ERRORS_FILE}"),
-            &serde_json::to_vec_pretty(&errors)?,
-        )?;
+        if let Some(Ok(clock)) = &self.clock {
+            put(CLOCK_FILE, serde_json::to_vec(clock)?)?;
+        }
+        if let Some(stats) = &self.nic_stats {
+            put(NIC_STATS_FILE, serde_json::to_vec(stats)?)?;
+        }
+        let dirs: BTreeMap<&String, &Vec<String>> = self
+            .dirs
+            .iter()
+            .filter_map(|(d, names)| Some((d, names.as_ref().ok()?)))
+            .collect();
+        put(DIRS_FILE, serde_json::to_vec(&dirs)?)?;
+        put(ERRORS_FILE, serde_json::to_vec_pretty(&errors)?)?;
         Ok(())
     }
-}
-
-fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(kind);
-    h.set_size(size);
-    h.set_mode(mode);
-    h.set_mtime(0);
-    h
-}
-
-pub fn add_file<W: std::io::Write>(
-    tar: &mut tar::Builder<W>,
-    path: &str,
-    bytes: &[u8],
-) -> std::io::Result<()> {
-    let mut h = header(tar::EntryType::Regular, bytes.len() as u64, 0o644);
-    tar.append_data(&mut h, path.trim_start_matches('/'), bytes)
-}
-
-fn add_dir<W: std::io::Write>(tar: &mut tar::Builder<W>, path: &str) -> std::io::Result<()> {
-    let mut h = header(tar::EntryType::Directory, 0, 0o755);
-    tar.append_data(&mut h, path.trim_start_matches('/'), std::io::empty())
-}
-
-fn add_link<W: std::io::Write>(
-    tar: &mut tar::Builder<W>,
-    path: &str,
-    target: &str,
-) -> std::io::Result<()> {
-    let mut h = header(tar::EntryType::Symlink, 0, 0o777);
-    // An unreadable link target (EACCES) is stored as "?": the fd still counts.
-    let target = if target.is_empty() { "?" } else { target };
-    tar.append_link(&mut h, path.trim_start_matches('/'), target)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::FaultPlan;
     use crate::host::netlink::inet_diag::state;
+    use crate::host::{FaultPlan, Host};
 
     #[test]
     fn a_failed_socket_dump_is_reported_in_the_sample() {
@@ -495,7 +434,12 @@ mod tests {
             socket_states: state::mask(&[state::LISTEN]),
             ..Needs::default()
         };
-        let sample = collect(&host, &needs, &Focus::default(), Instant::now());
+        let at = Moment {
+            start: Instant::now(),
+            prev: None,
+            log: None,
+        };
+        let sample = collect(&host, &needs, &Focus::default(), at);
         let err = sample.sockets.expect("sockets were asked for").unwrap_err();
         assert!(err.starts_with("netlink inet_diag: "), "{err}");
         assert!(err.contains("No buffer space"), "{err}");

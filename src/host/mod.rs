@@ -8,6 +8,7 @@
 //! ([`NetlinkBackend`]), and any other root refuses it. Faults can be injected explicitly
 //! (never by `cfg!(test)`), so the rollback paths are tested with the real code.
 
+pub mod ethtool_stats;
 mod fault;
 pub mod fixture_netlink;
 pub mod netlink;
@@ -344,6 +345,51 @@ impl Host {
         self.read_string(format!("/proc/{pid}/comm"))
             .ok()
             .map(|c| c.trim_end().to_string())
+    }
+
+    /// The metadata of a path, following links (size, owner, type). On Linux >= 6.2 the size
+    /// of /proc/PID/fd is the number of open fds.
+    pub fn stat(&self, abs: impl AsRef<Path>) -> Result<fs::Metadata, HostError> {
+        let abs = abs.as_ref();
+        self.injected("stat", abs)?;
+        let path = self.resolve("stat", abs)?;
+        fs::metadata(path).map_err(|e| HostError::new("stat", abs, e))
+    }
+
+    /// How many entries a directory has, without collecting or sorting their names.
+    pub fn count_entries(&self, abs: impl AsRef<Path>) -> Result<u64, HostError> {
+        let abs = abs.as_ref();
+        self.injected("list", abs)?;
+        let path = self.resolve("list", abs)?;
+        let entries = fs::read_dir(path).map_err(|e| HostError::new("list", abs, e))?;
+        let mut n = 0u64;
+        for entry in entries {
+            entry.map_err(|e| HostError::new("list", abs, e))?;
+            n = n.saturating_add(1);
+        }
+        Ok(n)
+    }
+
+    /// The names of the subdirectories of a directory (not following links), sorted; an
+    /// absent directory has none.
+    pub fn list_subdirs(&self, abs: impl AsRef<Path>) -> Result<Vec<String>, HostError> {
+        let abs = abs.as_ref();
+        self.injected("list", abs)?;
+        let path = self.resolve("list", abs)?;
+        let entries = match fs::read_dir(path) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(HostError::new("list", abs, e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| HostError::new("list", abs, e))?;
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                names.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
     }
 
     pub fn read_link(&self, abs: impl AsRef<Path>) -> Result<PathBuf, HostError> {

@@ -1,6 +1,47 @@
-//! /proc/buddyinfo, /proc/vmstat, and the kernel log's OOM-kill lines.
+//! /proc/meminfo, /proc/buddyinfo, /proc/vmstat.
 
-use super::{Counters, ParseError, Result, number, text};
+use std::collections::BTreeMap;
+
+use super::{Counters, ParseError, Result, number, shown, text};
+
+/// /proc/meminfo as bytes by field name (`kB` values times 1024, saturating); fields printed
+/// without a unit (`HugePages_Total`) keep their count. Which fields exist depends on the
+/// kernel: MemAvailable since 3.14, none of Slab/SReclaimable on gVisor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Meminfo(pub BTreeMap<String, u64>);
+
+impl Meminfo {
+    pub fn get(&self, field: &str) -> Option<u64> {
+        self.0.get(field).copied()
+    }
+}
+
+pub fn parse_meminfo(bytes: &[u8]) -> Result<Meminfo> {
+    let mut out = BTreeMap::new();
+    for (i, line) in text(bytes)?.lines().enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (key, value) = line
+            .split_once(':')
+            .ok_or_else(|| ParseError::new(n, "expected `Name: value`"))?;
+        let mut f = value.split_whitespace();
+        let v = number(n, f.next().unwrap_or(""))?;
+        let v = match f.next() {
+            Some("kB") => v.saturating_mul(1024),
+            Some(unit) => {
+                return Err(ParseError::new(n, format!("unknown unit {}", shown(unit))));
+            }
+            None => v,
+        };
+        out.insert(key.trim().to_string(), v);
+    }
+    if out.is_empty() {
+        return Err(ParseError::new(0, "empty file"));
+    }
+    Ok(Meminfo(out))
+}
 
 /// One /proc/buddyinfo line: free blocks per order (0 = one page, 1 = two pages, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,14 +52,20 @@ pub struct BuddyZone {
 }
 
 impl BuddyZone {
-    /// Free pages in blocks of at least `order`.
+    /// Free pages in blocks of at least `order` (saturating: no input overflows).
     pub fn free_pages_at_or_above(&self, order: usize) -> u64 {
         self.free
             .iter()
             .enumerate()
             .skip(order)
-            .map(|(o, &n)| n << o)
-            .sum()
+            .map(|(o, &n)| {
+                let pages = u32::try_from(o)
+                    .ok()
+                    .and_then(|o| 1u64.checked_shl(o))
+                    .unwrap_or(u64::MAX);
+                n.saturating_mul(pages)
+            })
+            .fold(0u64, u64::saturating_add)
     }
 
     pub fn free_pages(&self) -> u64 {
@@ -41,7 +88,8 @@ pub fn parse_buddyinfo(bytes: &[u8]) -> Result<Vec<BuddyZone>> {
             .trim()
             .strip_prefix("Node")
             .ok_or_else(|| ParseError::new(n, "expected `Node N`"))?;
-        let node = number(n, node.trim())? as u32;
+        let node = u32::try_from(number(n, node.trim())?)
+            .map_err(|_| ParseError::new(n, "node number out of range"))?;
         let mut f = rest.split_whitespace();
         if f.next() != Some("zone") {
             return Err(ParseError::new(n, "expected `zone NAME`"));
@@ -64,72 +112,38 @@ pub fn parse_buddyinfo(bytes: &[u8]) -> Result<Vec<BuddyZone>> {
 
 /// /proc/vmstat: `name value` lines.
 pub fn parse_vmstat(bytes: &[u8]) -> Result<Counters> {
-    let mut out = Counters::new();
-    for (i, line) in text(bytes)?.lines().enumerate() {
-        let n = i + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let (k, v) = line
-            .split_once(' ')
-            .ok_or_else(|| ParseError::new(n, "expected `name value`"))?;
-        out.insert(k.to_string(), number(n, v.trim())?);
-    }
+    let out = super::parse_key_values(bytes)?;
     if out.is_empty() {
         return Err(ParseError::new(0, "empty file"));
     }
     Ok(out)
 }
 
-/// A "Killed process PID (COMM)" line from the kernel log.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct OomKill {
-    pub pid: u32,
-    pub comm: String,
-    /// Microseconds since boot, from /dev/kmsg's record prefix, when present.
-    pub usec: Option<u64>,
-    pub line: String,
-}
-
-/// Finds OOM kills in kernel log text: /dev/kmsg records (`6,1234,5678901,-;Out of memory: ...`)
-/// or dmesg-style lines. Lines without "Killed process" are ignored.
-pub fn parse_kmsg_oom(bytes: &[u8]) -> Vec<OomKill> {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let Some(at) = line.find("Killed process ") else {
-            continue;
-        };
-        let (prefix, message) = match line.split_once(';') {
-            Some((p, m)) if p.split(',').count() >= 3 => (Some(p), m),
-            _ => (None, line),
-        };
-        let usec = prefix.and_then(|p| p.split(',').nth(2)?.parse().ok());
-        let rest = &line[at + "Killed process ".len()..];
-        let Some((pid, rest)) = rest.split_once(' ') else {
-            continue;
-        };
-        let Ok(pid) = pid.parse::<u32>() else {
-            continue;
-        };
-        let comm = rest
-            .strip_prefix('(')
-            .and_then(|r| r.split_once(')'))
-            .map(|(c, _)| c.to_string())
-            .unwrap_or_default();
-        out.push(OomKill {
-            pid,
-            comm,
-            usec,
-            line: message.trim().to_string(),
-        });
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn meminfo_of_every_kernel() {
+        let m =
+            parse_meminfo(b"MemTotal:  1000 kB\nMemFree:  10 kB\nHugePages_Total:   4\n").unwrap();
+        assert_eq!(m.get("MemTotal"), Some(1024 * 1000));
+        assert_eq!(m.get("HugePages_Total"), Some(4));
+        assert_eq!(m.get("MemAvailable"), None);
+        // gVisor prints no Slab and a SwapCache line; nothing is demanded.
+        let g =
+            parse_meminfo(b"MemTotal: 8 kB\nMemFree: 4 kB\nMemAvailable: 4 kB\nSwapCache: 0 kB\n")
+                .unwrap();
+        assert_eq!(g.get("Slab"), None);
+        let big = format!("MemTotal: {} kB\n", u64::MAX);
+        assert_eq!(
+            parse_meminfo(big.as_bytes()).unwrap().get("MemTotal"),
+            Some(u64::MAX)
+        );
+        assert!(parse_meminfo(b"MemTotal: x kB\n").is_err());
+        assert!(parse_meminfo(b"MemTotal: 1 MB\n").is_err());
+        assert!(parse_meminfo(b"").is_err());
+    }
 
     #[test]
     fn buddyinfo() {
@@ -145,22 +159,21 @@ mod tests {
     }
 
     #[test]
+    fn buddyinfo_with_seventy_orders_saturates() {
+        let counts = vec!["1"; 70].join(" ");
+        let z = parse_buddyinfo(format!("Node 0, zone Normal {counts}\n").as_bytes()).unwrap();
+        assert_eq!(z[0].free_pages(), u64::MAX);
+        let max = format!("Node 0, zone Normal {} {}\n", u64::MAX, u64::MAX);
+        assert_eq!(
+            parse_buddyinfo(max.as_bytes()).unwrap()[0].free_pages(),
+            u64::MAX
+        );
+    }
+
+    #[test]
     fn vmstat() {
         let v = parse_vmstat(b"oom_kill 3\npswpout 0\n").unwrap();
         assert_eq!(v["oom_kill"], 3);
         assert!(parse_vmstat(b"oom_kill x\n").is_err());
-    }
-
-    #[test]
-    fn kmsg() {
-        let k = parse_kmsg_oom(
-            b"6,1,2,-;hello\n3,1234,5678901,-;Out of memory: Killed process 5678 (nginx) total-vm:1000kB, anon-rss:10kB\n[  12.3] Killed process 42 (my app) total-vm:1kB\nKilled process x\n",
-        );
-        assert_eq!(k.len(), 2);
-        assert_eq!(k[0].pid, 5678);
-        assert_eq!(k[0].comm, "nginx");
-        assert_eq!(k[0].usec, Some(5678901));
-        assert_eq!(k[1].comm, "my app");
-        assert_eq!(k[1].usec, None);
     }
 }

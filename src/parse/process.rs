@@ -29,6 +29,8 @@ pub fn parse_file_nr(bytes: &[u8]) -> Result<FileNr> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProcStatus {
     pub name: String,
+    /// The real user id (first of the four `Uid:` fields).
+    pub uid: Option<u32>,
     pub vm_rss_kb: Option<u64>,
     pub vm_data_kb: Option<u64>,
     pub vm_swap_kb: Option<u64>,
@@ -50,6 +52,14 @@ pub fn parse_status(bytes: &[u8]) -> Result<ProcStatus> {
             "Name" => {
                 out.name = value.trim().to_string();
                 named = true;
+            }
+            "Uid" => {
+                out.uid = value
+                    .split_whitespace()
+                    .next()
+                    .map(|u| number(n, u))
+                    .transpose()?
+                    .and_then(|u| u32::try_from(u).ok());
             }
             "VmRSS" => out.vm_rss_kb = Some(kb()?),
             "VmData" => out.vm_data_kb = Some(kb()?),
@@ -77,7 +87,11 @@ mod tests {
 
     #[test]
     fn status() {
-        let s = parse_status(b"Name:\tmy app\nVmData:\t  1024 kB\nVmRSS:\t 2048 kB\n").unwrap();
+        let s = parse_status(
+            b"Name:\tmy app\nUid:\t1000\t1000\t1000\t1000\nVmData:\t  1024 kB\nVmRSS:\t 2048 kB\n",
+        )
+        .unwrap();
+        assert_eq!(s.uid, Some(1000));
         assert_eq!(s.name, "my app");
         assert_eq!(s.vm_data_kb, Some(1024));
         assert_eq!(s.vm_rss_kb, Some(2048));

@@ -39,6 +39,35 @@ pub struct ProbeFinding {
     pub remedy: String,
 }
 
+/// How diagnose presents a probe row: a title, what a user of the service sees, the
+/// troubleshooting question it answers, and the log to read (like diagnose's own checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowWords {
+    pub title: &'static str,
+    pub symptom: &'static str,
+    pub question: &'static str,
+    pub log: &'static str,
+}
+
+/// The words for a finding id (`upstream-timeout`, `tls-handshake`); `None` for others.
+pub fn row_words(id: &str) -> Option<RowWords> {
+    match id {
+        "upstream-timeout" => Some(RowWords {
+            title: "Slow or failing upstream",
+            symptom: "requests time out or end in 502/503/504 while the host itself looks idle",
+            question: "Is latency caused by the network, this server, or what is behind it?",
+            log: "the proxy's error log, e.g. /var/log/nginx/error.log (\"upstream timed out\" while reading the response header: the backend is slow; while connecting: it is down or its accept queue is full)",
+        }),
+        "tls-handshake" => Some(RowWords {
+            title: "TLS handshake failure",
+            symptom: "clients fail before any request is sent, with a certificate or protocol error",
+            question: "Why do clients fail the TLS handshake?",
+            log: "the server's error log, e.g. /var/log/nginx/error.log (SSL_do_handshake() failed ... with the alert)",
+        }),
+        _ => None,
+    }
+}
+
 /// The findings for one probed URL: `upstream-timeout` always, `tls-handshake` for https.
 pub fn findings(t: &TargetReport) -> Vec<ProbeFinding> {
     let mut out = vec![upstream(t)];
@@ -106,7 +135,16 @@ fn upstream(t: &TargetReport) -> ProbeFinding {
         };
     }
     if let Some(f) = before_http(t) {
-        return ProbeFinding { id, ..f };
+        // For this row an upstream that cannot be reached at all is the worst answer, not
+        // a missing one: nothing listens, or the SYN goes unanswered.
+        return ProbeFinding {
+            id,
+            status: FindingStatus::Crit,
+            summary: f
+                .summary
+                .replacen("could not be judged: ", "unreachable: ", 1),
+            ..f
+        };
     }
     let main = t
         .series
@@ -344,7 +382,7 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_connection_cannot_be_judged() {
+    fn a_refused_connection_is_an_unreachable_upstream_and_no_tls_verdict() {
         let mut a = Attempt::new(0, ConnKind::New, 0, Duration::ZERO);
         a.failure = Some(classify(
             &Problem::Connect(std::io::Error::from_raw_os_error(libc::ECONNREFUSED)),
@@ -352,7 +390,10 @@ mod tests {
         ));
         let f = findings(&report("https://h/", vec![a]));
         assert_eq!(f.len(), 2);
-        assert!(f.iter().all(|f| f.status == FindingStatus::Error), "{f:?}");
+        assert_eq!(f[0].id, "upstream-timeout");
+        assert_eq!(f[0].status, FindingStatus::Crit, "{f:?}");
+        assert!(f[0].summary.starts_with("unreachable"), "{f:?}");
+        assert_eq!(f[1].status, FindingStatus::Error, "{f:?}");
     }
 
     #[test]

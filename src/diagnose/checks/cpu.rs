@@ -1,325 +1,310 @@
-//! Interrupt storms: softirq share and NET_RX skew per CPU; softnet backlog drops and squeezes.
+//! CPU: saturation of the whole host (busy share, run queue, PSI, steal) and cgroups held
+//! back by their CPU limit.
 
-use procfs_core::{ExplicitSystemInfo, FromReadSI, KernelStats};
-
-use super::{Ctx, Outcome, Problem, both, bytes, needs, parsed, pct, rate_only, setting};
+use super::{Ctx, Outcome, Problem, both, needs, online_cpus, pct, rate_only};
 use crate::diagnose::model::{CheckInfo, Evidence, Finding, Observed, Status, Unit};
+use crate::diagnose::sample::Sample;
 use crate::parse;
 
 const STAT: &str = "/proc/stat";
-const SOFTIRQS: &str = "/proc/softirqs";
-const INTERRUPTS: &str = "/proc/interrupts";
-const SOFTNET: &str = "/proc/net/softnet_stat";
-const NET_IFACES: &str = "/sys/class/net";
-const MAX_BACKLOG: &str = "/proc/sys/net/core/netdev_max_backlog";
-const BUDGET: &str = "/proc/sys/net/core/netdev_budget";
-const BUDGET_USECS: &str = "/proc/sys/net/core/netdev_budget_usecs";
+const PSI_CPU: &str = "/proc/pressure/cpu";
 
-/// Ratios of tick counts only: the tick rate does not matter, and a capture from another host
-/// parses the same.
-fn kernel_stats(b: &[u8]) -> Result<KernelStats, String> {
-    let si = ExplicitSystemInfo {
-        boot_time_secs: 0,
-        ticks_per_second: 100,
-        page_size: 4096,
-        is_little_endian: cfg!(target_endian = "little"),
-    };
-    KernelStats::from_read(b, &si).map_err(|e| e.to_string())
-}
-
-pub(crate) fn stat_pair(ctx: &Ctx) -> Outcome<(KernelStats, KernelStats)> {
-    let first = ctx
-        .first
-        .ok_or_else(|| Problem::Skip("one sample".into()))?;
-    let a =
-        kernel_stats(bytes(first, STAT)?).map_err(|e| Problem::Error(format!("{STAT}: {e}")))?;
-    let b =
-        kernel_stats(bytes(ctx.last, STAT)?).map_err(|e| Problem::Error(format!("{STAT}: {e}")))?;
-    Ok((a, b))
-}
-
-/// (softirq ticks, total ticks, iowait ticks) of one CPU line.
-pub(crate) fn ticks(c: &procfs_core::CpuTime) -> (u64, u64, u64) {
-    let total = c.user
-        + c.nice
-        + c.system
-        + c.idle
-        + c.iowait.unwrap_or(0)
-        + c.irq.unwrap_or(0)
-        + c.softirq.unwrap_or(0)
-        + c.steal.unwrap_or(0);
-    (c.softirq.unwrap_or(0), total, c.iowait.unwrap_or(0))
-}
-
-pub static SOFTIRQ_IMBALANCE: super::Check = super::Check {
+pub static CPU_SATURATION: super::Check = super::Check {
     info: CheckInfo {
-        id: "softirq-imbalance",
-        fault_line: "Dependency fault line 2: Interrupt Storms",
-        confirm: "mpstat -P ALL 1 5 (%soft per CPU); watch -d -n1 'grep -E \"CPU|NET_RX\" /proc/softirqs'; grep -E 'CPU|eth|ens|virtio|mlx|TxRx' /proc/interrupts",
-        log: "journalctl -k (NIC driver messages); irqbalance: journalctl -u irqbalance",
-        remediation: "Spread NIC queue interrupts over CPUs: run irqbalance or set /proc/irq/N/smp_affinity_list per queue; use more NIC queues (ethtool -L), RPS/RFS when the NIC has few queues; enable interrupt coalescing (ethtool -C adaptive-rx on) so each interrupt handles more packets.",
+        id: "cpu-saturation",
+        title: "CPUs saturated",
+        symptom: "Every request is slower, worst at peaks; latency grows with load while the network and disks are quiet",
+        question: "Are there more runnable tasks than CPUs, or is the hypervisor taking CPU time away (steal)?",
+        confirm: "vmstat 1 5 (r above the CPU count, id near 0, st); mpstat -P ALL 1 5; cat /proc/pressure/cpu; top -o %CPU",
+        log: "no log: look at the busiest processes (top, pidstat 1)",
+        remediation: "Find what uses the CPU (top, pidstat 1, perf top) and reduce it, or add CPUs; keep batch work off latency-sensitive hosts or give it a lower weight (nice, cgroup cpu.weight). Steal time is CPU the hypervisor gave to other guests: move to a larger or dedicated instance type.",
     },
-    needs: || {
-        let mut n = needs(&[STAT, SOFTIRQS, INTERRUPTS]);
-        n.dirs.insert(NET_IFACES);
-        n.proc_status = true;
-        n
-    },
-    run: softirq_imbalance,
+    needs: || needs(&[STAT, PSI_CPU, super::ONLINE]),
+    rate_only: false,
+    run: cpu_saturation,
 };
 
-fn is_nic_irq(desc: &str, ifaces: &[String]) -> bool {
-    let d = desc.to_ascii_lowercase();
-    ifaces
-        .iter()
-        .any(|i| i != "lo" && desc.contains(i.as_str()))
-        || [
-            "txrx",
-            "-rx",
-            "-tx",
-            "input.",
-            "output.",
-            "virtio-net",
-            "rx-",
-            "tx-",
-        ]
-        .iter()
-        .any(|p| d.contains(p))
+/// PSI share over the interval from `total` (microseconds stalled), or avg10 with one sample.
+pub(crate) fn psi_share(
+    ctx: &Ctx,
+    path: &str,
+    pick: fn(&parse::Pressure) -> Option<parse::PsiLine>,
+) -> Outcome<Option<(f64, &'static str)>> {
+    let (a, b) = both(ctx, path, parse::parse_pressure)?;
+    let Some(last) = pick(&b) else {
+        return Ok(None);
+    };
+    if let Some(first) = a.as_ref().and_then(pick)
+        && ctx.secs > 0.0
+    {
+        let share = last.total_us.saturating_sub(first.total_us) as f64 / (ctx.secs * 1e6);
+        return Ok(Some((share.min(1.0), "share of the interval")));
+    }
+    Ok(Some((last.avg10 / 100.0, "avg10")))
 }
 
-fn softirq_imbalance(ctx: &Ctx) -> Outcome<Finding> {
-    rate_only(ctx)?;
-    let cfg = &ctx.cfg.softirq_imbalance;
-    let mut f = SOFTIRQ_IMBALANCE.info.finding(Status::Pass, "");
-    let (a, b) = stat_pair(ctx)?;
-    // Busiest CPU by softirq share of its time.
-    let mut busiest: Option<(usize, f64)> = None;
-    for (cpu, (x, y)) in a.cpu_time.iter().zip(&b.cpu_time).enumerate() {
-        let (s0, t0, _) = ticks(x);
-        let (s1, t1, _) = ticks(y);
-        let dt = t1.saturating_sub(t0);
-        if dt == 0 {
-            continue;
-        }
-        let share = s1.saturating_sub(s0) as f64 / dt as f64;
-        if busiest.is_none_or(|(_, s)| share > s) {
-            busiest = Some((cpu, share));
-        }
-    }
-    let (cpu, share) = busiest.ok_or_else(|| Problem::Skip("no CPU time passed".into()))?;
-    f.observed.push(
-        Observed::new("softirq_busiest_cpu_ratio", share, Unit::Ratio)
-            .label("cpu", cpu.to_string())
-            .thresholds(
-                cfg.busy_cpu_warn_pct / 100.0,
-                cfg.busy_cpu_crit_pct / 100.0,
-                "suggested: warn when the busiest CPU is >= 30 % softirq and NET_RX skew >= 3",
-            ),
-    );
-    f.evidence.push(Evidence::value(
-        STAT,
-        &format!("cpu{cpu} softirq share"),
-        share,
-    ));
-
-    let (sa, sb) = both(ctx, SOFTIRQS, parse::parse_softirqs)?;
-    let sa = sa.expect("two samples");
-    let (rx0, rx1) = match (sa.rows.get("NET_RX"), sb.rows.get("NET_RX")) {
-        (Some(x), Some(y)) if x.len() == y.len() => (x, y),
-        _ => return Err(Problem::Error(format!("{SOFTIRQS}: no NET_RX row"))),
-    };
-    let deltas: Vec<f64> = rx0
-        .iter()
-        .zip(rx1)
-        .map(|(x, y)| y.saturating_sub(*x) as f64)
-        .collect();
-    let total: f64 = deltas.iter().sum();
-    let mean = total / deltas.len().max(1) as f64;
-    let max = deltas.iter().copied().fold(0.0, f64::max);
-    let skew = if mean > 0.0 { max / mean } else { 1.0 };
-    let rx_rate = total / ctx.secs;
-    f.observed.push(
-        Observed::new("net_rx_skew", skew, Unit::Ratio)
-            .warn_only(cfg.skew_warn, "suggested: max/mean of per-CPU NET_RX >= 3"),
-    );
-    f.observed.push(Observed::new(
-        "net_rx_softirqs_per_second",
-        rx_rate,
-        Unit::PerSecond,
-    ));
-    f.evidence.push(Evidence::counter(
-        SOFTIRQS,
-        "NET_RX (all CPUs)",
-        Some(rx0.iter().sum::<u64>() as f64),
-        rx1.iter().sum::<u64>() as f64,
-        ctx.secs,
-    ));
-
-    // NIC queue interrupts: on how many CPUs did they land?
-    let ifaces = match ctx.last.dirs.get(NET_IFACES) {
-        Some(Ok(names)) => names.clone(),
-        _ => Vec::new(),
-    };
-    if let (Some(Ok(ia)), Ok(ib)) = (
-        ctx.first
-            .map(|s| parsed(s, INTERRUPTS, parse::parse_interrupts)),
-        parsed(ctx.last, INTERRUPTS, parse::parse_interrupts),
-    ) {
-        let mut per_cpu = vec![0u64; ib.cpus];
-        let mut queues = 0;
-        for row in ib
-            .rows
-            .iter()
-            .filter(|r| r.is_device() && is_nic_irq(&r.desc, &ifaces))
-        {
-            let Some(prev) = ia.rows.iter().find(|r| r.id == row.id) else {
-                continue;
-            };
-            queues += 1;
-            for (i, (x, y)) in prev.counts.iter().zip(&row.counts).enumerate() {
-                if let Some(c) = per_cpu.get_mut(i) {
-                    *c += y.saturating_sub(*x);
+fn cpu_saturation(ctx: &Ctx) -> Outcome<Finding> {
+    let cfg = &ctx.cfg.cpu_saturation;
+    let mut f = CPU_SATURATION.info.finding(Status::Pass, "");
+    let mut parts = Vec::new();
+    let cpus = online_cpus(ctx.last).map_or(0, |o| o.len());
+    let (a, b) = both(ctx, STAT, parse::parse_stat)?;
+    if let (Some(a), Some(total_b)) = (a.as_ref().and_then(|a| a.total), b.total) {
+        let dt = total_b.total().saturating_sub(a.total());
+        if dt > 0 {
+            let busy = total_b.busy().saturating_sub(a.busy()) as f64 / dt as f64;
+            f.observed.push(
+                Observed::new("cpu_busy_ratio", busy.min(1.0), Unit::Ratio).thresholds(
+                    cfg.busy_warn_pct / 100.0,
+                    cfg.busy_crit_pct / 100.0,
+                    "netdata 10min_cpu_usage: warn 85 %, crit 95 %",
+                ),
+            );
+            parts.push(format!("CPUs {} busy", pct(busy)));
+            if let (Some(s0), Some(s1)) = (a.steal, total_b.steal) {
+                let steal = s1.saturating_sub(s0) as f64 / dt as f64;
+                f.observed.push(
+                    Observed::new("cpu_steal_ratio", steal.min(1.0), Unit::Ratio).thresholds(
+                        cfg.steal_warn_pct / 100.0,
+                        cfg.steal_crit_pct / 100.0,
+                        "netdata 20min_steal_cpu: warn 10 % (crit suggested)",
+                    ),
+                );
+                if steal > 0.0 {
+                    parts.push(format!("{} stolen by the hypervisor", pct(steal)));
                 }
             }
         }
-        let used = per_cpu.iter().filter(|&&c| c > 0).count();
+    }
+    // Runnable tasks right now, without the reader itself, averaged over the samples.
+    let running: Vec<u64> = [a.as_ref(), Some(&b)]
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.procs_running)
+        .map(|r| r.saturating_sub(1))
+        .collect();
+    if cpus > 0 && !running.is_empty() {
+        let avg = running.iter().sum::<u64>() as f64 / running.len() as f64;
+        let per_cpu = avg / cpus as f64;
         f.evidence.push(Evidence::value(
-            INTERRUPTS,
-            &format!("NIC queue IRQs ({queues}) landed on CPUs"),
-            used as f64,
+            STAT,
+            "procs_running (without hostperf)",
+            avg,
         ));
-        if queues > 0 && used == 1 && ib.cpus > 1 && total > 0.0 {
-            f.notes.push(format!(
-                "all NIC queue interrupts in the interval landed on one of {} CPUs",
-                ib.cpus
+        f.observed.push(
+            Observed::new("run_queue_per_cpu", per_cpu, Unit::Count).thresholds(
+                cfg.run_queue_warn,
+                cfg.run_queue_crit,
+                "suggested (USE method): more runnable tasks than CPUs is saturation",
+            ),
+        );
+        parts.push(format!("{avg:.1} runnable tasks on {cpus} CPUs"));
+    }
+    match psi_share(ctx, PSI_CPU, |p| p.some) {
+        Ok(Some((share, how))) => {
+            f.observed.push(
+                Observed::new("psi_cpu_some_ratio", share, Unit::Ratio).thresholds(
+                    cfg.psi_some_warn_pct / 100.0,
+                    cfg.psi_some_crit_pct / 100.0,
+                    "suggested: share of time some runnable task waited for a CPU",
+                ),
+            );
+            parts.push(format!(
+                "tasks waited for a CPU {} of the time ({how})",
+                pct(share)
             ));
         }
+        Ok(None) => {}
+        Err(p) => f.notes.push(format!("PSI: {}", p.message())),
     }
-    if let Some(procs) = &ctx.last.procs {
-        let running = procs
-            .list
-            .iter()
-            .any(|p| p.name().as_deref() == Some("irqbalance"));
-        f.evidence.push(Evidence::value(
-            "/proc/*/status",
-            "irqbalance running",
-            if running { 1.0 } else { 0.0 },
+    if f.observed.is_empty() {
+        return Err(Problem::Skip(
+            "nothing to measure: one sample, no run queue and no /proc/pressure/cpu".into(),
         ));
-        if !running {
-            f.notes.push("irqbalance is not running".into());
-        }
     }
-    // Status: a busy softirq CPU matters when the load is skewed onto it.
-    let busy = f.observed[0].judge();
-    if skew >= cfg.skew_warn && rx_rate >= cfg.min_net_rx_per_sec {
-        f.raise(busy);
-    } else if busy != Status::Pass {
-        f.notes.push(format!(
-            "CPU{cpu} spends {} in softirq but NET_RX is spread evenly (skew {skew:.1}) or light: more CPUs or coalescing, not rebalancing",
-            pct(share)
-        ));
-        f.raise(Status::Warn.min_rank(busy));
+    if ctx.first.is_none() {
+        f.notes
+            .push("--interval 0: busy and steal shares not measured".into());
     }
-    f.summary = format!(
-        "busiest CPU{cpu} {} softirq; NET_RX skew {skew:.1} at {rx_rate:.0}/s",
-        pct(share)
-    );
+    f.judge_observed();
+    f.summary = parts.join("; ");
     Ok(f)
 }
 
-trait MinRank {
-    fn min_rank(self, other: Status) -> Status;
-}
-
-impl MinRank for Status {
-    fn min_rank(self, other: Status) -> Status {
-        if self.rank() <= other.rank() {
-            self
-        } else {
-            other
-        }
-    }
-}
-
-pub static SOFTNET_DROPS: super::Check = super::Check {
+pub static CPU_THROTTLING: super::Check = super::Check {
     info: CheckInfo {
-        id: "softnet-drops",
-        fault_line: "Dependency fault line 2: Interrupt Storms",
-        confirm: "awk '{print NR-1, strtonum(\"0x\"$2), strtonum(\"0x\"$3)}' /proc/net/softnet_stat (cpu, dropped, time_squeeze), twice a few seconds apart",
-        log: "journalctl -k",
-        remediation: "dropped: the per-CPU backlog overflowed; raise net.core.netdev_max_backlog and spread receive work (RPS/RFS, more queues). time_squeeze: net_rx_action ran out of budget; raise net.core.netdev_budget / netdev_budget_usecs, or spread load over more CPUs.",
+        id: "cpu-throttling",
+        title: "Service held back by its CPU limit",
+        symptom: "A service's requests take tens of milliseconds longer in bursts (p99 spikes) while the host has idle CPUs",
+        question: "Is a container's or service's CPU quota throttling it?",
+        confirm: "cat CGROUP/cpu.stat (nr_throttled, throttled_usec) twice; systemctl show UNIT -p CPUQuotaPerSecUSec; cat CGROUP/cpu.max",
+        log: "no log: the cgroup's cpu.stat is the only record",
+        remediation: "The cgroup used its whole CPU quota within a CFS period and waited for the next one. Raise the limit (systemd CPUQuota=, Kubernetes resources.limits.cpu, cpu.max), or remove it and use weights (cpu.weight / requests) instead; make the service use fewer threads than its quota in CPUs.",
     },
-    needs: || needs(&[SOFTNET, MAX_BACKLOG, BUDGET, BUDGET_USECS]),
-    run: softnet_drops,
+    needs: || {
+        let mut n = needs(&[]);
+        n.cgroups = true;
+        n
+    },
+    rate_only: true,
+    run: cpu_throttling,
 };
 
-fn softnet_drops(ctx: &Ctx) -> Outcome<Finding> {
-    rate_only(ctx)?;
-    let cfg = &ctx.cfg.softnet_drops;
-    let mut f = SOFTNET_DROPS.info.finding(Status::Pass, "");
-    let (a, b) = both(ctx, SOFTNET, parse::parse_softnet)?;
-    let a = a.expect("two samples");
-    let mut dropped = 0u64;
-    let mut squeezed = 0u64;
-    let mut dropped_total = 0u64;
-    let mut squeezed_total = 0u64;
-    for row in &b {
-        dropped_total += row.dropped;
-        squeezed_total += row.time_squeeze;
-        let Some(prev) = a.iter().find(|r| r.cpu == row.cpu) else {
-            continue;
-        };
-        let d = row.dropped.saturating_sub(prev.dropped);
-        let s = row.time_squeeze.saturating_sub(prev.time_squeeze);
-        dropped += d;
-        squeezed += s;
-        if d > 0 || s > 0 {
-            f.evidence.push(Evidence::value(
-                SOFTNET,
-                &format!("cpu{} dropped/time_squeeze delta", row.cpu),
-                (d + s) as f64,
-            ));
-        }
+/// A cgroup's throttling counters from cpu.stat (v1 throttled_time in ns, v2 throttled_usec).
+fn throttle(s: &Sample, dir: &str) -> Option<(u64, u64, u64)> {
+    let m = parse::parse_key_values(s.bytes(&format!("{dir}/cpu.stat"))?).ok()?;
+    let periods = *m.get("nr_periods")?;
+    let throttled = *m.get("nr_throttled")?;
+    let usec = m
+        .get("throttled_usec")
+        .copied()
+        .or_else(|| m.get("throttled_time").map(|ns| ns / 1000))
+        .unwrap_or(0);
+    Some((periods, throttled, usec))
+}
+
+/// The CPU limit of a cgroup in CPUs, from cpu.max or cpu.cfs_quota_us / cpu.cfs_period_us.
+fn limit_cpus(s: &Sample, dir: &str) -> Option<f64> {
+    if let Some(b) = s.bytes(&format!("{dir}/cpu.max")) {
+        let m = parse::parse_cpu_max(b).ok()?;
+        return Some(m.quota_us? as f64 / m.period_us.max(1) as f64);
     }
-    let src = "netdata: warn when dropped or squeezed average > 10/min";
-    for (metric, n, total, field) in [
-        (
-            "softnet_dropped_per_second",
-            dropped,
-            dropped_total,
-            "dropped",
-        ),
-        (
-            "softnet_time_squeeze_per_second",
-            squeezed,
-            squeezed_total,
-            "time_squeeze",
-        ),
-    ] {
-        let rate = n as f64 / ctx.secs;
-        f.observed
-            .push(Observed::new(metric, rate, Unit::PerSecond).thresholds(
-                cfg.warn_per_min / 60.0,
-                cfg.crit_per_min / 60.0,
-                src,
-            ));
-        f.evidence.push(Evidence::counter(
-            SOFTNET,
-            &format!("{field} (all CPUs)"),
-            Some((total - n) as f64),
-            total as f64,
-            ctx.secs,
+    let quota = parse::parse_signed(s.bytes(&format!("{dir}/cpu.cfs_quota_us"))?).ok()?;
+    let period = parse::parse_single(s.bytes(&format!("{dir}/cpu.cfs_period_us"))?).ok()?;
+    (quota > 0).then(|| quota as f64 / period.max(1) as f64)
+}
+
+/// A name a person recognises: the unit (`nginx.service`) or container scope in the path,
+/// and the processes in it.
+fn who(s: &Sample, dir: &str) -> String {
+    let unit = dir
+        .rsplit('/')
+        .find(|c| c.ends_with(".service") || c.ends_with(".scope") || c.starts_with("pod"))
+        .map(str::to_string);
+    let pids: Vec<u32> = s
+        .bytes(&format!("{dir}/cgroup.procs"))
+        .map(|b| {
+            String::from_utf8_lossy(b)
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .take(3)
+                .collect()
+        })
+        .unwrap_or_default();
+    let procs: Vec<String> = pids
+        .iter()
+        .map(|pid| {
+            let name = s
+                .bytes(&format!("/proc/{pid}/comm"))
+                .map(|c| String::from_utf8_lossy(c).trim_end().to_string());
+            match name {
+                Some(n) => format!("{n} ({pid})"),
+                None => format!("pid {pid}"),
+            }
+        })
+        .collect();
+    match (unit, procs.is_empty()) {
+        (Some(u), true) => u,
+        (Some(u), false) => format!("{u}: {}", procs.join(", ")),
+        (None, false) => procs.join(", "),
+        (None, true) => String::new(),
+    }
+}
+
+fn cpu_throttling(ctx: &Ctx) -> Outcome<Finding> {
+    rate_only(ctx)?;
+    let first = ctx.first.expect("two samples");
+    let cfg = &ctx.cfg.cpu_throttling;
+    let mut f = CPU_THROTTLING.info.finding(Status::Pass, "");
+    let dirs: Vec<&str> = ctx
+        .last
+        .files
+        .keys()
+        .filter_map(|k| k.strip_suffix("/cpu.stat"))
+        .collect();
+    if dirs.is_empty() {
+        return Err(Problem::Skip(
+            "no cgroup with the cpu controller is visible here".into(),
         ));
     }
-    for p in [MAX_BACKLOG, BUDGET, BUDGET_USECS] {
-        if let Some((_, e)) = setting(ctx.last, p) {
-            f.evidence.push(e);
+    let mut rows: Vec<(f64, String, u64, u64, f64)> = Vec::new();
+    let mut limited = 0;
+    for dir in &dirs {
+        let (Some((p1, t1, u1)), Some((p0, t0, u0))) =
+            (throttle(ctx.last, dir), throttle(first, dir))
+        else {
+            continue;
+        };
+        if p1 == 0 {
+            continue;
         }
+        limited += 1;
+        let periods = p1.saturating_sub(p0);
+        if periods == 0 {
+            continue;
+        }
+        let throttled = t1.saturating_sub(t0);
+        let waited = u1.saturating_sub(u0) as f64 / 1e6 / ctx.secs;
+        rows.push((
+            throttled as f64 / periods as f64,
+            dir.to_string(),
+            throttled,
+            periods,
+            waited,
+        ));
+    }
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    f.evidence.push(Evidence::value(
+        "cgroup cpu.stat",
+        "cgroups with a CPU limit",
+        f64::from(limited),
+    ));
+    for (ratio, dir, throttled, periods, waited) in rows.iter().take(5) {
+        let name = who(ctx.last, dir);
+        f.observed.push(
+            Observed::new("cgroup_throttled_periods_ratio", *ratio, Unit::Ratio)
+                .label("cgroup", dir.clone())
+                .thresholds(
+                    cfg.warn_pct / 100.0,
+                    cfg.crit_pct / 100.0,
+                    "kubernetes-mixin CPUThrottlingHigh: 25 % of periods (crit suggested)",
+                ),
+        );
+        f.observed.push(
+            Observed::new("cgroup_throttled_seconds_per_second", *waited, Unit::Ratio)
+                .label("cgroup", dir.clone()),
+        );
+        f.evidence.push(Evidence::value(
+            &format!("{dir}/cpu.stat"),
+            &format!(
+                "nr_throttled +{throttled} of nr_periods +{periods}{}{}",
+                limit_cpus(ctx.last, dir).map_or(String::new(), |c| format!(", limit {c:.2} CPUs")),
+                if name.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({name})")
+                }
+            ),
+            *ratio,
+        ));
     }
     f.judge_observed();
-    f.summary = format!(
-        "{dropped} backlog drops and {squeezed} budget squeezes in {:.1} s",
-        ctx.secs
-    );
+    f.summary = match rows.first() {
+        Some((ratio, dir, ..)) if *ratio > 0.0 => {
+            let name = who(ctx.last, dir);
+            let limit = limit_cpus(ctx.last, dir)
+                .map_or(String::new(), |c| format!(" at its limit of {c:.2} CPUs"));
+            format!(
+                "{dir}{} throttled in {} of CFS periods{limit}",
+                if name.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({name})")
+                },
+                pct(*ratio)
+            )
+        }
+        _ => format!("no throttling among {limited} cgroups with a CPU limit"),
+    };
     Ok(f)
 }

@@ -1,12 +1,10 @@
-//! TCP checks: port exhaustion, accept-queue overflow, SYN-queue pressure, retransmits.
+//! TCP connection checks: ephemeral ports, the accept queue, the SYN queue, retransmits.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 
-use procfs_core::net::Snmp;
-
-use super::{Ctx, Outcome, Problem, both, counter, needs, parsed, pct, procfs, rate_only, setting};
-use crate::diagnose::model::{CheckInfo, Evidence, Observed, Status, Unit};
+use super::{Ctx, Outcome, both, counter, needs, pair, parsed, pct, rate_only, setting};
+use crate::diagnose::model::{CheckInfo, Evidence, Finding, Observed, Status, Unit};
 use crate::host::netlink::inet_diag::state;
 use crate::parse;
 
@@ -16,11 +14,18 @@ const SNMP: &str = "/proc/net/snmp";
 const PORT_RANGE: &str = "/proc/sys/net/ipv4/ip_local_port_range";
 const RESERVED: &str = "/proc/sys/net/ipv4/ip_local_reserved_ports";
 const TW_REUSE: &str = "/proc/sys/net/ipv4/tcp_tw_reuse";
+const TW_REUSE_DELAY: &str = "/proc/sys/net/ipv4/tcp_tw_reuse_delay";
+const TIMESTAMPS: &str = "/proc/sys/net/ipv4/tcp_timestamps";
 const MAX_TW: &str = "/proc/sys/net/ipv4/tcp_max_tw_buckets";
 const SOMAXCONN: &str = "/proc/sys/net/core/somaxconn";
 const SYNCOOKIES: &str = "/proc/sys/net/ipv4/tcp_syncookies";
 const MAX_SYN_BACKLOG: &str = "/proc/sys/net/ipv4/tcp_max_syn_backlog";
 const INET_DIAG: &str = "netlink:inet_diag";
+/// How long a socket stays in TIME_WAIT (TCP_TIMEWAIT_LEN).
+const TIME_WAIT_MS: u32 = 60_000;
+/// What tcp_tw_reuse waits before reusing a TIME_WAIT socket's port, where the kernel has no
+/// tcp_tw_reuse_delay setting (it was a fixed second).
+const DEFAULT_REUSE_DELAY_MS: u64 = 1000;
 
 /// Every state in which a socket holds a local port taken from the ephemeral range.
 fn port_holding_states() -> u32 {
@@ -40,62 +45,123 @@ fn port_holding_states() -> u32 {
 pub static PORT_EXHAUSTION: super::Check = super::Check {
     info: CheckInfo {
         id: "port-exhaustion",
-        fault_line: "Dependency fault line 1: Port Exhaustion",
-        confirm: "ss -tan state time-wait | wc -l; ss -tan state time-wait | awk '{print $4}' | sort | uniq -c | sort -rn | head",
-        log: "application logs: connect() failing with EADDRNOTAVAIL (\"Cannot assign requested address\"); EADDRINUSE only when the code binds before connecting",
-        remediation: "Reuse connections (HTTP keep-alive, connection pools) so fewer are opened; spread load over more destination addresses/ports; widen net.ipv4.ip_local_port_range. tcp_fin_timeout does not shorten TIME_WAIT (it governs FIN-WAIT-2); tcp_tw_reuse=1 only helps outgoing connections (default 2 = loopback only); tcp_tw_recycle is gone since Linux 4.12.",
+        title: "Ephemeral ports running out",
+        symptom: "New outgoing connections fail with \"Cannot assign requested address\" (EADDRNOTAVAIL) or take long to open; code that binds before connecting gets \"Address already in use\"",
+        question: "Why do connections from this host to a backend fail or stall?",
+        confirm: "ss -tan state time-wait | wc -l; ss -tan state time-wait | awk '{print $5}' | sort | uniq -c | sort -rn | head; sysctl net.ipv4.ip_local_port_range net.ipv4.tcp_tw_reuse",
+        log: "the application's log: connect() failing with EADDRNOTAVAIL (\"Cannot assign requested address\"); EADDRINUSE when it binds before connecting",
+        remediation: "Reuse connections (HTTP keep-alive, connection pools) so fewer are opened; spread load over more destination addresses or ports; widen net.ipv4.ip_local_port_range. net.ipv4.tcp_tw_reuse=1 lets connect() reuse a TIME_WAIT port after tcp_tw_reuse_delay (1 s) when timestamps are on (the default 2 does so for loopback only); it does nothing for code that binds before connecting. tcp_fin_timeout does not shorten TIME_WAIT (it governs FIN-WAIT-2); tcp_tw_recycle is gone since Linux 4.12.",
     },
     needs: || {
         let mut n = needs(&[
-            SOCKSTAT, NETSTAT, SNMP, PORT_RANGE, RESERVED, TW_REUSE, MAX_TW,
+            SOCKSTAT,
+            NETSTAT,
+            SNMP,
+            PORT_RANGE,
+            RESERVED,
+            TW_REUSE,
+            TW_REUSE_DELAY,
+            TIMESTAMPS,
+            MAX_TW,
         ]);
         n.socket_states = port_holding_states();
         n.lazy_port_states = Some((port_holding_states(), 0.6));
         n
     },
+    rate_only: false,
     run: port_exhaustion,
 };
 
-/// Parses ip_local_reserved_ports: `1000,2000-2010`.
-fn reserved_ports(b: &[u8]) -> Vec<(u16, u16)> {
-    String::from_utf8_lossy(b)
-        .trim()
-        .split(',')
-        .filter_map(|part| {
-            let part = part.trim();
-            let (lo, hi) = part.split_once('-').unwrap_or((part, part));
-            Some((lo.trim().parse().ok()?, hi.trim().parse().ok()?))
-        })
-        .collect()
+/// What the ports of one sample tell.
+struct PortUse {
+    /// (held ports, destination) for the busiest destinations, most first.
+    rows: Vec<(usize, SocketAddr)>,
+    /// Distinct local ports of the range bound by any socket.
+    bound: usize,
+    /// TIME_WAIT sockets whose port connect() may reuse.
+    reusable: usize,
 }
 
-fn port_exhaustion(ctx: &Ctx) -> Outcome<crate::diagnose::model::Finding> {
+fn port_use(
+    sockets: &[crate::host::netlink::inet_diag::TcpSocket],
+    (lo, hi): (u16, u16),
+    reuse_applies: impl Fn(IpAddr, IpAddr) -> bool,
+    delay_ms: u64,
+) -> PortUse {
+    let mut held: Vec<(SocketAddr, IpAddr, u16)> = Vec::new();
+    let mut bound: Vec<u16> = Vec::new();
+    let mut reusable = 0;
+    for s in sockets {
+        let port = s.local.port();
+        if port < lo || port > hi {
+            continue;
+        }
+        bound.push(port);
+        if s.state == state::LISTEN || s.remote.port() == 0 {
+            continue;
+        }
+        if s.state == state::TIME_WAIT
+            && s.expires_ms > 0
+            && reuse_applies(s.local.ip(), s.remote.ip())
+            && u64::from(TIME_WAIT_MS.saturating_sub(s.expires_ms)) >= delay_ms
+        {
+            reusable += 1;
+            continue;
+        }
+        held.push((s.remote, s.local.ip(), port));
+    }
+    held.sort_unstable();
+    held.dedup();
+    bound.sort_unstable();
+    bound.dedup();
+    // Ports towards one destination from one local address conflict with each other.
+    let mut per: BTreeMap<(SocketAddr, IpAddr), usize> = BTreeMap::new();
+    for (dst, local, _) in &held {
+        *per.entry((*dst, *local)).or_default() += 1;
+    }
+    let mut rows: Vec<(usize, SocketAddr)> = per.into_iter().map(|((d, _), n)| (n, d)).collect();
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    PortUse {
+        rows,
+        bound: bound.len(),
+        reusable,
+    }
+}
+
+fn port_exhaustion(ctx: &Ctx) -> Outcome<Finding> {
     let cfg = &ctx.cfg.port_exhaustion;
     let info = &PORT_EXHAUSTION.info;
     let (lo, hi) = parsed(ctx.last, PORT_RANGE, parse::parse_port_range)?;
-    let reserved = match ctx.last.file(RESERVED) {
-        crate::diagnose::sample::Data::Bytes(b) => reserved_ports(b),
-        _ => Vec::new(),
-    };
+    let reserved = ctx
+        .last
+        .bytes(RESERVED)
+        .map(parse::parse_reserved_ports)
+        .unwrap_or_default();
     let reserved_in_range: u32 = reserved
         .iter()
         .map(|&(a, b)| {
-            let a = a.max(lo);
-            let b = b.min(hi);
-            if a <= b { (b - a) as u32 + 1 } else { 0 }
+            let (a, b) = (a.max(lo), b.min(hi));
+            if a <= b { u32::from(b - a) + 1 } else { 0 }
         })
         .sum();
-    let size = ((hi - lo) as u32 + 1)
+    let size = (u32::from(hi - lo) + 1)
         .saturating_sub(reserved_in_range)
         .max(1);
     let sockstat = parsed(ctx.last, SOCKSTAT, parse::parse_sockstat)?;
     let tw = sockstat.get("TCP", "tw");
+    let reuse = setting(ctx.last, TW_REUSE).map_or(0, |(v, _)| v);
+    let delay_ms = setting(ctx.last, TW_REUSE_DELAY).map_or(DEFAULT_REUSE_DELAY_MS, |(v, _)| v);
+    let timestamps = setting(ctx.last, TIMESTAMPS).is_none_or(|(v, _)| v != 0);
+    let reuse_applies = |local: IpAddr, remote: IpAddr| {
+        timestamps && (reuse == 1 || (reuse == 2 && (local.is_loopback() || remote.is_loopback())))
+    };
 
     let mut f = info.finding(Status::Pass, "");
-    f.evidence
-        .push(Evidence::value(PORT_RANGE, "low high", f64::from(lo)));
-    f.evidence.last_mut().unwrap().field = format!("{lo} {hi}");
-    f.evidence.last_mut().unwrap().value = f64::from(size);
+    f.evidence.push(Evidence::value(
+        PORT_RANGE,
+        &format!("{lo} {hi} (usable ports)"),
+        f64::from(size),
+    ));
     if reserved_in_range > 0 {
         f.notes.push(format!(
             "{reserved_in_range} ports of the range are reserved (ip_local_reserved_ports)"
@@ -111,159 +177,161 @@ fn port_exhaustion(ctx: &Ctx) -> Outcome<crate::diagnose::model::Finding> {
             .push(Observed::new("time_wait_sockets", tw as f64, Unit::Count));
         f.evidence
             .push(Evidence::value(SOCKSTAT, "TCP:tw", tw as f64));
-    } else {
-        f.notes
-            .push("this kernel's /proc/net/sockstat has no tw field".to_string());
     }
-    for path in [TW_REUSE, MAX_TW] {
+    for path in [TW_REUSE, TW_REUSE_DELAY, TIMESTAMPS, MAX_TW] {
         if let Some((_, e)) = setting(ctx.last, path) {
             f.evidence.push(e);
         }
     }
-
-    // Ephemeral ports in use per (local address, destination), from the socket dump.
-    let mut busiest: Option<(String, usize)> = None;
+    let src = "suggested (no published standard): warn 60 %, crit 80 % of the range";
+    let mut busiest: Option<(usize, SocketAddr)> = None;
+    let mut bound_share = None;
     match &ctx.last.sockets {
         Some(Ok(dump)) if dump.states_mask & port_holding_states() != port_holding_states() => {
             f.notes.push(format!(
-                "per-destination use not dumped: sockstat counts fewer TCP sockets than {}% of the range, so no destination can reach it",
+                "per-destination use not read: sockstat counts fewer TCP sockets than {}% of the range, so no destination can reach it",
                 cfg.warn_pct
             ));
         }
         Some(Ok(dump)) => {
-            let mut per_dst: BTreeMap<(std::net::IpAddr, SocketAddr), BTreeSet<u16>> =
-                BTreeMap::new();
-            for s in &dump.sockets {
-                let port = s.local.port();
-                if s.state == state::LISTEN || port < lo || port > hi || s.remote.port() == 0 {
-                    continue;
-                }
-                per_dst
-                    .entry((s.local.ip(), s.remote))
-                    .or_default()
-                    .insert(port);
-            }
-            let mut rows: Vec<(usize, String)> = per_dst
-                .iter()
-                .map(|((_, dst), ports)| (ports.len(), dst.to_string()))
-                .collect();
-            rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            let u = port_use(&dump.sockets, (lo, hi), reuse_applies, delay_ms);
             f.evidence.push(Evidence::value(
                 INET_DIAG,
-                "sockets with an ephemeral local port",
-                per_dst.values().map(|p| p.len()).sum::<usize>() as f64,
+                "local ports of the range in use",
+                u.bound as f64,
             ));
-            for (n, dst) in rows.iter().take(5) {
+            for (n, dst) in u.rows.iter().take(5) {
                 f.observed.push(
                     Observed::new(
                         "ephemeral_port_use_ratio",
                         *n as f64 / f64::from(size),
                         Unit::Ratio,
                     )
-                    .label("dst", dst.clone())
-                    .label("ports", n.to_string())
+                    .label("destination", dst.to_string())
                     .thresholds(
                         cfg.warn_pct / 100.0,
                         cfg.crit_pct / 100.0,
-                        "suggested (no published standard): warn 60 %, crit 80 % of the range",
+                        src,
                     ),
                 );
             }
-            busiest = rows.first().map(|(n, d)| (d.clone(), *n));
+            let share = u.bound as f64 / f64::from(size);
+            f.observed.push(
+                Observed::new("ephemeral_ports_bound_ratio", share, Unit::Ratio).warn_only(
+                    cfg.warn_pct / 100.0,
+                    "suggested: code that binds before connecting needs a port no socket holds",
+                ),
+            );
+            if u.reusable > 0 {
+                f.notes.push(format!(
+                    "{} TIME_WAIT sockets older than {delay_ms} ms do not hold their port for connect(): tcp_tw_reuse={reuse} applies to them",
+                    u.reusable
+                ));
+            }
+            if dump
+                .sockets
+                .iter()
+                .any(|s| s.state == state::TIME_WAIT && s.expires_ms == 0)
+                && reuse != 0
+            {
+                f.notes.push(
+                    "the capture has no TIME_WAIT ages: every TIME_WAIT socket is counted as holding its port".into(),
+                );
+            }
+            busiest = u.rows.first().copied();
+            bound_share = Some((u.bound, share));
         }
-        Some(Err(e)) => f
-            .notes
-            .push(format!("per-destination port use not measured: {e}")),
+        Some(Err(e)) => {
+            f.partial = Some(format!(
+                "the socket table could not be read ({e}); per-destination use not measured"
+            ));
+        }
         None => {}
     }
 
     // Rates: TIME_WAIT bucket overflow and the connection-open rate against range/60.
-    let netstat = both(ctx, NETSTAT, parse::parse_netstat);
-    match (&netstat, ctx.first) {
+    match (both(ctx, NETSTAT, parse::parse_netstat), ctx.first) {
         (Ok((Some(first), last)), _) => {
             if let Some(e) = counter(
                 ctx,
                 NETSTAT,
-                Some(first),
-                last,
+                Some(&first),
+                &last,
                 "TcpExt",
                 "TCPTimeWaitOverflow",
             ) {
                 if e.delta.unwrap_or(0.0) > 0.0 {
                     f.raise(Status::Warn);
                     f.notes.push(format!(
-                        "TCPTimeWaitOverflow rose by {} (tcp_max_tw_buckets reached: TIME_WAIT sockets are being destroyed early)",
+                        "TCPTimeWaitOverflow rose by {}: tcp_max_tw_buckets was reached and TIME_WAIT sockets were destroyed early",
                         e.delta.unwrap_or(0.0)
                     ));
                 }
                 f.evidence.push(e);
             }
-            if let Some(e) = counter(ctx, NETSTAT, Some(first), last, "TcpExt", "TW") {
-                f.evidence.push(e);
-            }
         }
         (Err(p), _) => f.notes.push(format!("TcpExt counters: {}", p.message())),
+        (Ok(_), None) => f
+            .notes
+            .push("--interval 0: connection-open rate and TIME_WAIT overflows not measured".into()),
         _ => {}
     }
     if ctx.first.is_some() {
-        match snmp_pair(ctx) {
-            Ok((Some(a), b)) => {
-                let e = Evidence::counter(
-                    SNMP,
-                    "Tcp:ActiveOpens",
-                    Some(a.tcp_active_opens as f64),
-                    b.tcp_active_opens as f64,
-                    ctx.secs,
-                );
-                let capacity = f64::from(size) / 60.0;
-                if let Some(rate) = e.rate_per_sec {
-                    f.observed.push(
-                        Observed::new("connect_rate_share_of_capacity_ratio", rate / capacity, Unit::Ratio)
-                            .label("capacity_per_second", format!("{capacity:.0}"))
-                            .warn_only(
+        match pair(ctx, SNMP, parse::parse_netstat) {
+            Ok((a, b)) => {
+                if let Some(e) = counter(ctx, SNMP, Some(&a), &b, "Tcp", "ActiveOpens") {
+                    let capacity = f64::from(size) / 60.0;
+                    if let Some(rate) = e.rate_per_sec {
+                        let mut o = Observed::new(
+                            "connect_rate_share_of_capacity_ratio",
+                            rate / capacity,
+                            Unit::Ratio,
+                        );
+                        if reuse == 1 && timestamps {
+                            f.notes.push(
+                                "tcp_tw_reuse=1: TIME_WAIT does not limit the connection-open rate"
+                                    .into(),
+                            );
+                        } else {
+                            o = o.warn_only(
                                 cfg.open_rate_warn_pct / 100.0,
                                 "TIME_WAIT lasts 60 s, so one destination sustains range/60 new connections per second; an upper bound (all destinations together)",
-                            ),
-                    );
+                            );
+                        }
+                        f.observed.push(o);
+                    }
+                    f.evidence.push(e);
                 }
-                f.evidence.push(e);
             }
-            Ok(_) => {}
             Err(p) => f.notes.push(format!("ActiveOpens: {}", p.message())),
         }
-    } else {
-        f.notes
-            .push("--interval 0: connection-open rate and TCPTimeWaitOverflow not measured".into());
     }
     f.judge_observed();
-    f.summary = match (&busiest, tw) {
-        (Some((dst, n)), tw) => format!(
-            "{} TIME_WAIT; busiest destination {dst} holds {n} of {size} ephemeral ports ({})",
-            tw.map_or("?".to_string(), |t| t.to_string()),
-            pct(*n as f64 / f64::from(size))
+    let tw_text = tw.map_or("?".to_string(), |t| t.to_string());
+    f.summary = match (busiest, bound_share) {
+        (Some((n, dst)), Some((bound, share))) => format!(
+            "{tw_text} TIME_WAIT; busiest destination {dst} holds {n} of {size} ports for new connections ({}); {bound} ports of the range bound ({})",
+            pct(n as f64 / f64::from(size)),
+            pct(share)
         ),
-        (None, Some(tw)) => format!("{tw} TIME_WAIT sockets; {size} ephemeral ports"),
-        (None, None) => format!("{size} ephemeral ports"),
+        (None, Some((bound, share))) => format!(
+            "{tw_text} TIME_WAIT; no destination holds ports for new connections; {bound} of {size} ports bound ({})",
+            pct(share)
+        ),
+        _ => format!("{tw_text} TIME_WAIT sockets; {size} ephemeral ports"),
     };
     Ok(f)
-}
-
-fn snmp_pair(ctx: &Ctx) -> Outcome<(Option<Snmp>, Snmp)> {
-    let last: Snmp = procfs(ctx.last, SNMP)?;
-    let first = match ctx.first {
-        Some(s) => Some(procfs::<Snmp>(s, SNMP)?),
-        None => None,
-    };
-    Ok((first, last))
 }
 
 pub static LISTEN_OVERFLOW: super::Check = super::Check {
     info: CheckInfo {
         id: "listen-overflow",
-        fault_line: "Troubleshooting matrix: SYN Flooding (the accept queue: `netstat -s | grep \"SYNs to LISTEN\"` prints ListenDrops)",
+        title: "Accept queue overflowing",
+        symptom: "Clients time out or wait seconds to connect while the server looks idle; connections are refused or reset under bursts",
+        question: "Why are new connections to this server dropped when it is busy (\"SYNs to LISTEN sockets dropped\")?",
         confirm: "nstat -az TcpExtListenOverflows TcpExtListenDrops; ss -lnt (Recv-Q = accept queue, Send-Q = backlog)",
-        log: "journalctl -k (no kernel message for accept-queue overflow; check the application's accept loop)",
-        remediation: "The accept queue overflowed: the application accepts too slowly or its listen() backlog is too small. This is not a SYN flood. Make the accept loop faster (more workers, no blocking work before accept), raise the backlog in the application (e.g. nginx `listen ... backlog=N`) and net.core.somaxconn, which caps it.",
+        log: "no kernel message: look at the application's accept loop and worker saturation",
+        remediation: "The accept queue overflowed: the application accepts too slowly or its listen() backlog is too small. Make the accept loop faster (more workers, no blocking work before accept), raise the backlog in the application (e.g. nginx `listen ... backlog=N`) and net.core.somaxconn, which caps it.",
     },
     needs: || {
         let mut n = needs(&[NETSTAT, SOMAXCONN]);
@@ -271,10 +339,11 @@ pub static LISTEN_OVERFLOW: super::Check = super::Check {
         n.socket_states_always = n.socket_states;
         n
     },
+    rate_only: false,
     run: listen_overflow,
 };
 
-fn listen_overflow(ctx: &Ctx) -> Outcome<crate::diagnose::model::Finding> {
+fn listen_overflow(ctx: &Ctx) -> Outcome<Finding> {
     let cfg = &ctx.cfg.listen_overflow;
     let mut f = LISTEN_OVERFLOW.info.finding(Status::Pass, "");
     let (first, last) = both(ctx, NETSTAT, parse::parse_netstat)?;
@@ -282,50 +351,60 @@ fn listen_overflow(ctx: &Ctx) -> Outcome<crate::diagnose::model::Finding> {
     if let Some((_, e)) = &somaxconn {
         f.evidence.push(e.clone());
     }
-    let mut worst_rate: Option<f64> = None;
-    for name in ["ListenOverflows", "ListenDrops"] {
-        if let Some(e) = counter(ctx, NETSTAT, first.as_ref(), &last, "TcpExt", name) {
-            if let Some(rate) = e.rate_per_sec {
-                worst_rate = Some(worst_rate.map_or(rate, |w: f64| w.max(rate)));
-                let metric = if name == "ListenOverflows" {
-                    "listen_overflows_per_second"
-                } else {
-                    "listen_drops_per_second"
-                };
-                f.observed
-                    .push(Observed::new(metric, rate, Unit::PerSecond).thresholds(
-                        cfg.warn_per_sec,
-                        cfg.crit_per_sec,
-                        "netdata: warn > 1/s, crit > 5/s (1-minute average); PCP fires on any",
-                    ));
-            }
-            f.evidence.push(e);
+    let mut overflow_rate = None;
+    if let Some(e) = counter(
+        ctx,
+        NETSTAT,
+        first.as_ref(),
+        &last,
+        "TcpExt",
+        "ListenOverflows",
+    ) {
+        if let Some(rate) = e.rate_per_sec {
+            overflow_rate = Some(rate);
+            f.observed.push(
+                Observed::new("listen_overflows_per_second", rate, Unit::PerSecond).thresholds(
+                    cfg.warn_per_sec,
+                    cfg.crit_per_sec,
+                    "netdata 1m_tcp_accept_queue_overflows: warn > 1/s, crit > 5/s",
+                ),
+            );
         }
+        f.evidence.push(e);
+    } else {
+        f.notes
+            .push("this kernel prints no TcpExt:ListenOverflows".into());
+    }
+    if let Some(e) = counter(ctx, NETSTAT, first.as_ref(), &last, "TcpExt", "ListenDrops") {
+        f.evidence.push(e);
+        f.notes.push(
+            "ListenDrops (what `netstat -s` prints as \"SYNs to LISTEN sockets dropped\") also counts SYN-queue drops: see syn-flood".into(),
+        );
     }
     if first.is_none() {
         f.notes
-            .push("--interval 0: overflow rates not measured, only queue fill".into());
+            .push("--interval 0: overflow rate not measured, only queue fill".into());
     }
     let mut full: Vec<String> = Vec::new();
+    let mut listeners = 0;
     match &ctx.last.sockets {
         Some(Ok(dump)) => {
-            let mut listeners: Vec<_> = dump
+            let mut rows: Vec<_> = dump
                 .sockets
                 .iter()
                 .filter(|s| s.state == state::LISTEN && s.send_q > 0)
                 .map(|s| (f64::from(s.recv_q) / f64::from(s.send_q), s))
                 .collect();
-            listeners.sort_by(|a, b| b.0.total_cmp(&a.0));
-            f.evidence.push(Evidence::value(
-                INET_DIAG,
-                "listeners",
-                listeners.len() as f64,
-            ));
-            for (fill, s) in listeners.iter().take(5) {
-                let o = Observed::new("accept_queue_fill_ratio", *fill, Unit::Ratio)
-                    .label("listener", s.local.to_string())
-                    .label("queue", s.recv_q.to_string())
-                    .label("backlog", s.send_q.to_string())
+            listeners = rows.len();
+            rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+            f.evidence
+                .push(Evidence::value(INET_DIAG, "listeners", rows.len() as f64));
+            for (fill, s) in rows.iter().take(5) {
+                let id = |o: Observed| {
+                    o.label("address", s.local.ip().to_string())
+                        .label("port", s.local.port().to_string())
+                };
+                let o = id(Observed::new("accept_queue_fill_ratio", *fill, Unit::Ratio))
                     .thresholds(
                         cfg.queue_warn_pct / 100.0,
                         cfg.queue_crit_pct / 100.0,
@@ -348,129 +427,223 @@ fn listen_overflow(ctx: &Ctx) -> Outcome<crate::diagnose::model::Finding> {
                     }
                 }
                 f.observed.push(o);
+                f.observed.push(id(Observed::new(
+                    "accept_queue_length",
+                    f64::from(s.recv_q),
+                    Unit::Count,
+                )));
+                f.observed.push(id(Observed::new(
+                    "accept_queue_backlog",
+                    f64::from(s.send_q),
+                    Unit::Count,
+                )));
             }
         }
-        Some(Err(e)) => f
-            .notes
-            .push(format!("per-listener queues not measured: {e}")),
-        None => {}
+        Some(Err(e)) => {
+            f.partial = Some(format!(
+                "the listening sockets could not be read ({e}); queue fill not measured"
+            ));
+        }
+        None => {
+            if overflow_rate.is_none() {
+                return Err(super::Problem::Skip(
+                    "nothing measured: one sample and no TCP socket table here".into(),
+                ));
+            }
+        }
     }
     f.judge_observed();
-    f.summary = match (worst_rate, full.is_empty()) {
-        (Some(r), true) => format!("{r:.1} listen drops/s; no listener's accept queue is full"),
-        (Some(r), false) => format!(
-            "{r:.1} listen drops/s; full accept queue: {}",
-            full.join(", ")
-        ),
-        (None, true) => "no listener's accept queue is full".to_string(),
-        (None, false) => format!("full accept queue: {}", full.join(", ")),
-    };
+    let mut parts = Vec::new();
+    if let Some(r) = overflow_rate {
+        parts.push(format!("{r:.1} accept-queue overflows/s"));
+    }
+    match (&ctx.last.sockets, full.is_empty()) {
+        (Some(Ok(_)), true) => {
+            parts.push(format!("no full accept queue among {listeners} listeners"))
+        }
+        (Some(Ok(_)), false) => parts.push(format!("full accept queue: {}", full.join(", "))),
+        _ => {}
+    }
+    f.summary = parts.join("; ");
     Ok(f)
 }
 
 pub static SYN_FLOOD: super::Check = super::Check {
     info: CheckInfo {
         id: "syn-flood",
-        fault_line: "Troubleshooting matrix: SYN Flooding (the SYN queue)",
-        confirm: "nstat -az TcpExtTCPReqQFullDrop TcpExtTCPReqQFullDoCookies TcpExtSyncookiesSent TcpExtSyncookiesFailed; ss -tan state syn-recv | wc -l",
-        log: "journalctl -k | grep \"Possible SYN flooding on port\"",
-        remediation: "Keep net.ipv4.tcp_syncookies=1 (the default) so a full SYN queue sends cookies instead of dropping; raise net.ipv4.tcp_max_syn_backlog and the listen backlog; filter abusive sources upstream (rate limits, nftables). Cookies being sent under legitimate load mean the queues are too small.",
+        title: "SYN queue overflowing",
+        symptom: "Connection attempts time out (the client retries its SYN after 1, 3, 7 s) while established connections work; the kernel log says \"Possible SYN flooding on port N\"",
+        question: "Is this server under a SYN flood, or is its SYN queue too small for legitimate load?",
+        confirm: "nstat -az TcpExtTCPReqQFullDrop TcpExtTCPReqQFullDoCookies TcpExtListenDrops TcpExtListenOverflows; ss -tan state syn-recv | wc -l; journalctl -k | grep 'SYN flooding'",
+        log: "journalctl -k: \"Possible SYN flooding on port N. Sending cookies\" (or \"Dropping request\" when syncookies are off)",
+        remediation: "A listener's SYN queue is as long as its accept backlog: raise the application's listen() backlog and net.core.somaxconn, which caps it. Keep net.ipv4.tcp_syncookies=1 (the default) so a full SYN queue answers with cookies instead of dropping; net.ipv4.tcp_max_syn_backlog matters only when cookies are off. Filter abusive sources upstream (rate limits, nftables). Cookies sent under legitimate load mean the queues are too small.",
     },
-    needs: || needs(&[NETSTAT, SYNCOOKIES, MAX_SYN_BACKLOG]),
+    needs: || {
+        let mut n = needs(&[NETSTAT, SYNCOOKIES, MAX_SYN_BACKLOG, SOMAXCONN]);
+        n.kernel_log = true;
+        n.socket_states = state::mask(&[state::LISTEN]);
+        n.socket_states_always = n.socket_states;
+        n
+    },
+    rate_only: true,
     run: syn_flood,
 };
 
-fn syn_flood(ctx: &Ctx) -> Outcome<crate::diagnose::model::Finding> {
+fn syn_flood(ctx: &Ctx) -> Outcome<Finding> {
     rate_only(ctx)?;
     let cfg = &ctx.cfg.syn_flood;
     let mut f = SYN_FLOOD.info.finding(Status::Pass, "");
-    let (first, last) = both(ctx, NETSTAT, parse::parse_netstat)?;
-    let src = "netdata: warn > 1/s, crit > 5/s (1-minute average); PCP fires on any";
+    let (first, last) = pair(ctx, NETSTAT, parse::parse_netstat)?;
+    let src = "netdata 1m_tcp_syn_queue_drops / 1m_tcp_syn_queue_cookies: warn > 1/s, crit > 5/s";
+    let rate = |name: &str| counter(ctx, NETSTAT, Some(&first), &last, "TcpExt", name);
     let mut parts = Vec::new();
-    for (name, metric, crit) in [
-        ("TCPReqQFullDrop", "syn_queue_drops_per_second", true),
-        (
-            "TCPReqQFullDoCookies",
-            "syn_queue_full_cookies_per_second",
-            false,
-        ),
-        ("SyncookiesSent", "syncookies_sent_per_second", false),
-        ("SyncookiesFailed", "syncookies_failed_per_second", false),
-    ] {
-        let Some(e) = counter(ctx, NETSTAT, first.as_ref(), &last, "TcpExt", name) else {
-            f.notes.push(format!("this kernel has no TcpExt:{name}"));
-            continue;
-        };
-        if let Some(rate) = e.rate_per_sec {
-            let o = Observed::new(metric, rate, Unit::PerSecond);
-            let o = if crit {
-                o.thresholds(cfg.warn_per_sec, cfg.crit_per_sec, src)
-            } else {
-                o.warn_only(cfg.warn_per_sec, src)
-            };
-            if rate > 0.0 {
-                parts.push(format!("{name} {rate:.1}/s"));
-            }
-            f.observed.push(o);
+    // SYN-queue drops: TCPReqQFullDrop (queue full, cookies off). Every other listen drop
+    // that is not an accept-queue overflow happened before the accept queue too: the
+    // tcp_max_syn_backlog early drop with cookies off (counted nowhere else), no route for
+    // the SYN-ACK, memory. Kernels without TCPReqQFullDrop have only that difference.
+    let full_drop = rate("TCPReqQFullDrop");
+    let drops = rate("ListenDrops");
+    let overflows = rate("ListenOverflows");
+    let other_drops = match (&drops, &overflows) {
+        (Some(d), Some(o)) => {
+            Some((d.delta.unwrap_or(0.0) - o.delta.unwrap_or(0.0)).max(0.0) / ctx.secs)
         }
-        f.evidence.push(e);
+        _ => None,
+    };
+    let full_rate = full_drop.as_ref().and_then(|e| e.rate_per_sec);
+    if let Some(r) = full_rate.or(other_drops) {
+        f.observed.push(
+            Observed::new("syn_queue_drops_per_second", r, Unit::PerSecond).thresholds(
+                cfg.warn_per_sec,
+                cfg.crit_per_sec,
+                src,
+            ),
+        );
+        if r > 0.0 {
+            parts.push(format!(
+                "{r:.1} connection attempts dropped/s for a full SYN queue"
+            ));
+        }
     }
-    if let Some((v, e)) = setting(ctx.last, SYNCOOKIES) {
-        if v == 0 {
-            f.notes.push(
-                "net.ipv4.tcp_syncookies=0: a full SYN queue drops connections instead of sending cookies"
-                    .into(),
+    if let (Some(full), Some(other)) = (full_rate, other_drops) {
+        let other = (other - full).max(0.0);
+        f.observed.push(
+            Observed::new("syn_drops_other_per_second", other, Unit::PerSecond).warn_only(
+                cfg.warn_per_sec,
+                "suggested: SYNs dropped before the accept queue for another reason",
+            ),
+        );
+        if other > 0.0 {
+            parts.push(format!(
+                "{other:.1} SYNs/s dropped before the accept queue for another reason (the tcp_max_syn_backlog early drop with cookies off, no route for the SYN-ACK, memory)"
+            ));
+        }
+    }
+    if let Some(e) = rate("TCPReqQFullDoCookies") {
+        if let Some(r) = e.rate_per_sec {
+            f.observed.push(
+                Observed::new("syn_queue_full_cookies_per_second", r, Unit::PerSecond).thresholds(
+                    cfg.warn_per_sec,
+                    cfg.crit_per_sec,
+                    src,
+                ),
             );
+            if r > 0.0 {
+                parts.push(format!("{r:.1} SYN cookies/s for a full queue"));
+            }
         }
         f.evidence.push(e);
     }
-    if let Some((_, e)) = setting(ctx.last, MAX_SYN_BACKLOG) {
+    for e in [full_drop, drops, overflows].into_iter().flatten() {
+        f.evidence.push(e);
+    }
+    for name in ["SyncookiesSent", "SyncookiesFailed"] {
+        if let Some(e) = rate(name) {
+            f.evidence.push(e);
+        }
+    }
+    let cookies = setting(ctx.last, SYNCOOKIES);
+    if let Some((v, e)) = &cookies {
+        if *v == 0 {
+            f.notes.push(
+                "net.ipv4.tcp_syncookies=0: a full SYN queue drops connection attempts instead of answering with cookies".into(),
+            );
+            if let Some((_, e)) = setting(ctx.last, MAX_SYN_BACKLOG) {
+                f.evidence.push(e);
+            }
+        }
+        f.evidence.push(e.clone());
+    }
+    if let Some((_, e)) = setting(ctx.last, SOMAXCONN) {
         f.evidence.push(e);
     }
     f.judge_observed();
+    // The kernel log is the whole host's: keep the messages about this namespace's listeners.
+    let ports: Option<std::collections::BTreeSet<u16>> = match &ctx.last.sockets {
+        Some(Ok(d)) => Some(
+            d.sockets
+                .iter()
+                .filter(|s| s.state == state::LISTEN)
+                .map(|s| s.local.port())
+                .collect(),
+        ),
+        _ => None,
+    };
+    let logged = super::kernel_log_where(ctx, &mut f, |text| match (&ports, flood_port(text)) {
+        (Some(ports), Some(port)) => ports.contains(&port),
+        _ => true,
+    });
+    if logged > 0 {
+        f.raise(Status::Warn);
+        parts.push(format!(
+            "{logged} \"Possible SYN flooding\" kernel messages"
+        ));
+    }
     f.summary = if parts.is_empty() {
         "no SYN-queue drops or cookies in the interval".into()
     } else {
-        format!("SYN queue under pressure: {}", parts.join(", "))
+        parts.join("; ")
     };
     Ok(f)
+}
+
+/// The port of "Possible SYN flooding on port 8080." or "... on port 10.0.0.1:8080.".
+fn flood_port(text: &str) -> Option<u16> {
+    let rest = &text[text.find("on port ")? + "on port ".len()..];
+    let token = rest.split_whitespace().next()?.trim_end_matches('.');
+    token.rsplit(':').next()?.parse().ok()
 }
 
 pub static TCP_RETRANSMITS: super::Check = super::Check {
     info: CheckInfo {
         id: "tcp-retransmits",
-        fault_line: "Troubleshooting matrix: Upstream Timeout",
+        title: "Packet loss and TCP timeouts",
+        symptom: "Requests to a backend time out or take seconds longer than usual (\"upstream timed out\"); throughput drops",
+        question: "Upstream timeouts: is the network losing packets, or is the backend slow?",
         confirm: "nstat -az TcpRetransSegs TcpOutSegs TcpExtTCPTimeouts TcpExtTCPSynRetrans; curl -w '%{time_connect} %{time_starttransfer} %{time_total}\\n' -o /dev/null -s URL",
-        log: "/var/log/nginx/error.log: \"while connecting to upstream\" (connect phase) vs \"while reading response header from upstream\" (backend slow; proxy_read_timeout defaults to 60 s)",
-        remediation: "Retransmits and timeouts point at loss or an overloaded peer: check the backend's health and the path (NIC drops, softnet drops, congestion); SYN retransmits mean the backend's listen queue or network drops connection attempts. Raise proxy_read_timeout only when the backend is healthy but slow by design.",
+        log: "the proxy's error log (nginx: \"upstream timed out ... while connecting to upstream\" is the network or the backend's listen queue; \"... while reading response header from upstream\" is a slow backend)",
+        remediation: "Retransmits and timeouts point at loss or an overloaded peer: look at NIC and softnet drops on both ends and the path between; SYN retransmits mean the backend's listen queue or the network drops connection attempts. When time_connect is short and time_starttransfer long, the backend is slow, not the network; raise proxy_read_timeout only when it is healthy but slow by design.",
     },
     needs: || needs(&[SNMP, NETSTAT]),
+    rate_only: true,
     run: tcp_retransmits,
 };
 
-fn tcp_retransmits(ctx: &Ctx) -> Outcome<crate::diagnose::model::Finding> {
+fn tcp_retransmits(ctx: &Ctx) -> Outcome<Finding> {
     rate_only(ctx)?;
     let cfg = &ctx.cfg.tcp_retransmits;
     let mut f = TCP_RETRANSMITS.info.finding(Status::Pass, "");
-    let (Some(a), b) = snmp_pair(ctx)? else {
-        return Err(Problem::Skip("one sample".into()));
+    let (a, b) = pair(ctx, SNMP, parse::parse_netstat)?;
+    let (Some(out), Some(re)) = (
+        counter(ctx, SNMP, Some(&a), &b, "Tcp", "OutSegs"),
+        counter(ctx, SNMP, Some(&a), &b, "Tcp", "RetransSegs"),
+    ) else {
+        return Err(super::Problem::Skip(format!(
+            "{SNMP} has no Tcp OutSegs/RetransSegs counters here"
+        )));
     };
-    let out = Evidence::counter(
-        SNMP,
-        "Tcp:OutSegs",
-        Some(a.tcp_out_segs as f64),
-        b.tcp_out_segs as f64,
-        ctx.secs,
-    );
-    let re = Evidence::counter(
-        SNMP,
-        "Tcp:RetransSegs",
-        Some(a.tcp_retrans_segs as f64),
-        b.tcp_retrans_segs as f64,
-        ctx.secs,
-    );
-    let d_out = out.delta.unwrap_or(0.0);
-    let d_re = re.delta.unwrap_or(0.0);
+    let d_out = out.delta.unwrap_or(0.0).max(0.0);
+    let d_re = re.delta.unwrap_or(0.0).max(0.0);
     let ratio = if d_out > 0.0 { d_re / d_out } else { 0.0 };
     let mut o = Observed::new("tcp_retransmit_ratio", ratio, Unit::Ratio);
     if d_out >= cfg.min_out_segs {
@@ -481,35 +654,38 @@ fn tcp_retransmits(ctx: &Ctx) -> Outcome<crate::diagnose::model::Finding> {
         );
     } else {
         f.notes.push(format!(
-            "only {d_out} segments sent in the interval (< {}): ratio not judged",
+            "only {d_out} segments sent in the interval (< {}): the ratio is not judged",
             cfg.min_out_segs
         ));
     }
     f.observed.push(o);
     f.evidence.push(out);
     f.evidence.push(re);
-    if let Ok((first, last)) = both(ctx, NETSTAT, parse::parse_netstat) {
-        for (name, metric, warn) in [
-            (
-                "TCPTimeouts",
-                "tcp_timeouts_per_second",
-                cfg.timeouts_warn_per_sec,
-            ),
-            (
-                "TCPSynRetrans",
-                "tcp_syn_retransmits_per_second",
-                cfg.syn_retrans_warn_per_sec,
-            ),
-        ] {
-            if let Some(e) = counter(ctx, NETSTAT, first.as_ref(), &last, "TcpExt", name) {
-                if let Some(r) = e.rate_per_sec {
-                    f.observed.push(
-                        Observed::new(metric, r, Unit::PerSecond).warn_only(warn, "suggested"),
-                    );
+    match both(ctx, NETSTAT, parse::parse_netstat) {
+        Ok((first, last)) => {
+            for (name, metric, warn) in [
+                (
+                    "TCPTimeouts",
+                    "tcp_timeouts_per_second",
+                    cfg.timeouts_warn_per_sec,
+                ),
+                (
+                    "TCPSynRetrans",
+                    "tcp_syn_retransmits_per_second",
+                    cfg.syn_retrans_warn_per_sec,
+                ),
+            ] {
+                if let Some(e) = counter(ctx, NETSTAT, first.as_ref(), &last, "TcpExt", name) {
+                    if let Some(r) = e.rate_per_sec {
+                        f.observed.push(
+                            Observed::new(metric, r, Unit::PerSecond).warn_only(warn, "suggested"),
+                        );
+                    }
+                    f.evidence.push(e);
                 }
-                f.evidence.push(e);
             }
         }
+        Err(p) => f.notes.push(format!("TcpExt counters: {}", p.message())),
     }
     f.judge_observed();
     f.summary = format!(
@@ -518,4 +694,66 @@ fn tcp_retransmits(ctx: &Ctx) -> Outcome<crate::diagnose::model::Finding> {
         ctx.secs
     );
     Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::netlink::inet_diag::TcpSocket;
+
+    fn tw(port: u16, expires_ms: u32) -> TcpSocket {
+        TcpSocket {
+            state: state::TIME_WAIT,
+            local: SocketAddr::new("127.0.0.1".parse().unwrap(), port),
+            remote: "127.0.0.1:8080".parse().unwrap(),
+            recv_q: 0,
+            send_q: 0,
+            inode: 0,
+            uid: 0,
+            timer: 3,
+            expires_ms,
+        }
+    }
+
+    #[test]
+    fn flood_ports() {
+        assert_eq!(
+            flood_port(
+                "TCP: request_sock_TCP: Possible SYN flooding on port 10.200.1.2:8080. Sending cookies."
+            ),
+            Some(8080)
+        );
+        assert_eq!(
+            flood_port(
+                "TCP: Possible SYN flooding on port 80. Dropping request.  Check SNMP counters."
+            ),
+            Some(80)
+        );
+        assert_eq!(
+            flood_port("Possible SYN flooding on port [::1]:443. Sending cookies."),
+            Some(443)
+        );
+        assert_eq!(flood_port("nothing"), None);
+    }
+
+    #[test]
+    fn reuse_frees_old_time_wait_ports_for_connect_only() {
+        let socks: Vec<TcpSocket> = (0..900).map(|i| tw(40000 + i, 50_000)).collect();
+        let none = port_use(&socks, (40000, 40999), |_, _| false, 1000);
+        assert_eq!(none.rows[0].0, 900);
+        assert_eq!(none.bound, 900);
+        let reuse = port_use(&socks, (40000, 40999), |_, _| true, 1000);
+        assert!(reuse.rows.is_empty());
+        assert_eq!(reuse.reusable, 900);
+        assert_eq!(
+            reuse.bound, 900,
+            "bind-before-connect still finds them taken"
+        );
+        // Younger than the reuse delay: still held.
+        let young: Vec<TcpSocket> = (0..10).map(|i| tw(40000 + i, 59_500)).collect();
+        assert_eq!(
+            port_use(&young, (40000, 40999), |_, _| true, 1000).rows[0].0,
+            10
+        );
+    }
 }

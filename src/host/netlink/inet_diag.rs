@@ -82,6 +82,13 @@ pub struct TcpSocket {
     pub send_q: u32,
     pub inode: u32,
     pub uid: u32,
+    /// The running timer (0 none, 1 retransmit, 2 keepalive, 3 TIME_WAIT, 4 zero-window
+    /// probe) and the milliseconds until it fires: for a TIME_WAIT socket, 60 000 minus its
+    /// age. Absent in captures made before hostperf read them.
+    #[serde(default)]
+    pub timer: u8,
+    #[serde(default)]
+    pub expires_ms: u32,
 }
 
 /// Dumps the TCP sockets (IPv4 and IPv6) whose state is in `state_mask` (see [`state::mask`]).
@@ -165,12 +172,13 @@ pub fn parse_msg(p: &[u8]) -> Result<TcpSocket, NlError> {
     };
     let family = m[0];
     let state = m[1];
-    // m[2] timer, m[3] retrans: not needed.
+    let timer = m[2];
+    // m[3] retrans: not needed.
     let id = &m[4..4 + SOCKID_LEN];
     let sport = u16::from_be_bytes([id[0], id[1]]);
     let dport = u16::from_be_bytes([id[2], id[3]]);
     let (src, dst) = (&id[4..20], &id[20..36]);
-    // id[36..40] interface, id[40..48] cookie, m[52..56] timer expiry: not needed.
+    // id[36..40] interface, id[40..48] cookie: not needed.
     let ip = |a: &[u8]| -> Result<IpAddr, NlError> {
         match i32::from(family) {
             libc::AF_INET => Ok(IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3]))),
@@ -193,6 +201,8 @@ pub fn parse_msg(p: &[u8]) -> Result<TcpSocket, NlError> {
         send_q: word(60),
         uid: word(64),
         inode: word(68),
+        timer,
+        expires_ms: word(52),
     })
 }
 
@@ -278,7 +288,7 @@ mod tests {
         let mut m = vec![
             family,
             8,              // idiag_state: CLOSE_WAIT
-            0, 0,           // timer, retrans
+            2, 0,           // timer (keepalive), retrans
             0x1f, 0x41,     // sport 8001, big-endian
             0xc3, 0x50,     // dport 50000, big-endian
         ];
@@ -292,7 +302,7 @@ mod tests {
         m.extend([
             0, 0, 0, 0,     // idiag_if
             1, 2, 3, 4, 5, 6, 7, 8, // idiag_cookie
-            0, 0, 0, 0,     // idiag_expires
+            0x10, 0x27, 0, 0, // idiag_expires 10000 ms
             5, 0, 0, 0,     // idiag_rqueue
             128, 0, 0, 0,   // idiag_wqueue
             0xe8, 3, 0, 0,  // idiag_uid 1000
@@ -318,6 +328,8 @@ mod tests {
                 send_q: 128,
                 inode: 4242,
                 uid: 1000,
+                timer: 2,
+                expires_ms: 10000,
             }
         );
         let mut one = [0u8; 16];
