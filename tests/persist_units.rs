@@ -1,0 +1,130 @@
+//! The boot unit and the per-interface template as shipped: `systemd-analyze verify`
+//! passes them with no warning (skipped, with the reason, where it cannot run), they wait
+//! for the file `apply --persist` writes, run `apply --boot`, and the package enables the
+//! boot unit. The udev rule and what the units run are exercised in
+//! tests/persist_reboot.rs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{bin, describe, skip};
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+fn unit_text(name: &str) -> String {
+    std::fs::read_to_string(Path::new(REPO).join("contrib/systemd").join(name)).unwrap()
+}
+
+/// Values of `key=` lines in a unit file, in order.
+fn values(text: &str, key: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix(key)?.strip_prefix('='))
+        .map(|v| v.trim().to_string())
+        .collect()
+}
+
+fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+#[test]
+fn persist_units_pass_systemd_analyze_verify() {
+    const NAME: &str = "persist_units_pass_systemd_analyze_verify";
+    if !have("systemd-analyze") {
+        skip(
+            NAME,
+            "systemd-analyze is not installed (Debian package systemd; scripts/test.sh installs it)",
+        );
+        return;
+    }
+    // The template as an instance, and ExecStart pointing at the binary under test (verify
+    // checks that it exists and is executable).
+    let dir = tempfile::tempdir().unwrap();
+    let place = |template: &str, name: &str| -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            unit_text(template).replace("/usr/bin/hostperf", bin()),
+        )
+        .unwrap();
+        path
+    };
+    let apply = place("hostperf-apply.service", "hostperf-apply.service");
+    let iface = place("hostperf-iface@.service", "hostperf-iface@eth0.service");
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&apply)
+        .arg(&iface)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("Failed to initialize") || err.contains("Failed to setup") {
+        skip(NAME, &format!("systemd-analyze cannot run here: {err}"));
+        return;
+    }
+    // Any warning (an unknown key, a bad value, an ordering cycle) fails, not only errors.
+    assert!(
+        out.status.success() && err.trim().is_empty(),
+        "systemd-analyze verify:\n{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn the_units_wait_for_the_saved_profile_and_order_before_the_network() {
+    let apply = unit_text("hostperf-apply.service");
+    let iface = unit_text("hostperf-iface@.service");
+    for text in [&apply, &iface] {
+        assert_eq!(
+            values(text, "ConditionPathExists"),
+            [hostperf::persist::APPLIED_FILE]
+        );
+        assert_eq!(values(text, "Type"), ["oneshot"]);
+        assert_eq!(values(text, "DefaultDependencies"), ["no"]);
+        assert!(values(text, "Before")[0].contains("network-pre.target"));
+        assert!(values(text, "Conflicts")[0].contains("shutdown.target"));
+    }
+    assert_eq!(values(&apply, "RemainAfterExit"), ["yes"]);
+    assert!(
+        values(&iface, "RemainAfterExit").is_empty(),
+        "runs again on the next add"
+    );
+    assert_eq!(values(&apply, "Wants"), ["network-pre.target"]);
+    let after = values(&apply, "After").join(" ");
+    for unit in [
+        "systemd-sysctl.service",
+        "systemd-modules-load.service",
+        "systemd-udev-trigger.service",
+    ] {
+        assert!(after.contains(unit), "{after}");
+    }
+    assert!(
+        !after.contains("udev-settle"),
+        "deprecated, and not needed: {after}"
+    );
+    assert!(values(&iface, "After")[0].contains("hostperf-apply.service"));
+    assert_eq!(values(&apply, "WantedBy"), ["sysinit.target"]);
+    assert!(
+        hostperf::persist::units::BootUnits::detect(&hostperf::host::Host::with_root(
+            "/nonexistent"
+        ))
+        .problems()[0]
+            .contains("systemctl enable hostperf-apply.service")
+    );
+    // The package installs and enables this very unit.
+    let cargo = std::fs::read_to_string(Path::new(REPO).join("Cargo.toml")).unwrap();
+    assert!(
+        cargo.contains("unit-scripts = \"contrib/systemd\"")
+            && cargo.contains("unit-name = \"hostperf-apply\"")
+            && cargo.contains("contrib/udev/90-hostperf.rules")
+            && cargo.contains("contrib/systemd/hostperf-iface@.service"),
+        "Cargo.toml [package.metadata.deb]"
+    );
+}
