@@ -128,3 +128,30 @@ fn the_units_wait_for_the_saved_profile_and_order_before_the_network() {
         "Cargo.toml [package.metadata.deb]"
     );
 }
+
+/// `--iface` belongs to `--boot`: with a profile it is refused before anything is read, so
+/// it can never turn into an apply of the whole profile.
+#[test]
+fn iface_without_boot_is_refused_and_changes_nothing() {
+    let root = common::fixture_copy();
+    let state = tempfile::tempdir().unwrap();
+    let before = common::tree(root.path());
+    let out = common::hostperf(&[
+        "--root",
+        root.path().to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+        "apply",
+        "--iface",
+        "eth0",
+        "latency-profile",
+    ]);
+    assert_eq!(common::code(&out), 2, "{}", describe(&out));
+    assert!(
+        common::stderr(&out).contains("--iface NAME limits `apply --boot`"),
+        "{}",
+        describe(&out)
+    );
+    assert!(common::tree(root.path()) == before, "nothing written");
+    assert!(!state.path().join("snapshots").exists());
+}

@@ -68,6 +68,13 @@ struct Run<'a> {
 }
 
 pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
+    // clap counts --boot's default (false) as present for `requires` in its group: check
+    // here, so `--iface NAME PROFILE` can never become an apply of the whole profile.
+    if args.iface.is_some() && !args.boot {
+        return Err(UsageError::new(
+            "--iface NAME limits `apply --boot` (the saved profile) to one interface; it does not go with a profile. Nothing was changed",
+        ));
+    }
     if args.boot {
         return run_boot(g, args);
     }
