@@ -68,8 +68,9 @@ struct Run<'a> {
 }
 
 pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
-    // clap counts --boot's default (false) as present for `requires` in its group: check
-    // here, so `--iface NAME PROFILE` can never become an apply of the whole profile.
+    // Checked here, not only by clap: `requires = "boot"` was observed not to hold for
+    // --boot (a flag of the profile-source group), and `--iface NAME PROFILE` must never
+    // become an apply of the whole profile.
     if args.iface.is_some() && !args.boot {
         return Err(UsageError::new(
             "--iface NAME limits `apply --boot` (the saved profile) to one interface; it does not go with a profile. Nothing was changed",
