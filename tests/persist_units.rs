@@ -6,10 +6,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 
-use common::{bin, describe, skip};
+use common::describe;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -25,55 +24,15 @@ fn values(text: &str, key: &str) -> Vec<String> {
         .collect()
 }
 
-fn have(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
 #[test]
 fn persist_units_pass_systemd_analyze_verify() {
-    const NAME: &str = "persist_units_pass_systemd_analyze_verify";
-    if !have("systemd-analyze") {
-        skip(
-            NAME,
-            "systemd-analyze is not installed (Debian package systemd; scripts/test.sh installs it)",
-        );
-        return;
-    }
-    // The template as an instance, and ExecStart pointing at the binary under test (verify
-    // checks that it exists and is executable).
-    let dir = tempfile::tempdir().unwrap();
-    let place = |template: &str, name: &str| -> PathBuf {
-        let path = dir.path().join(name);
-        std::fs::write(
-            &path,
-            unit_text(template).replace("/usr/bin/hostperf", bin()),
-        )
-        .unwrap();
-        path
-    };
-    let apply = place("hostperf-apply.service", "hostperf-apply.service");
-    let iface = place("hostperf-iface@.service", "hostperf-iface@eth0.service");
-    let out = Command::new("systemd-analyze")
-        .args(["verify", "--man=no"])
-        .arg(&apply)
-        .arg(&iface)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    if err.contains("Failed to initialize") || err.contains("Failed to setup") {
-        skip(NAME, &format!("systemd-analyze cannot run here: {err}"));
-        return;
-    }
-    // Any warning (an unknown key, a bad value, an ordering cycle) fails, not only errors.
-    assert!(
-        out.status.success() && err.trim().is_empty(),
-        "systemd-analyze verify:\n{}",
-        describe(&out)
+    // The template as an instance, as the udev rule starts it.
+    common::verify_units(
+        "persist_units_pass_systemd_analyze_verify",
+        &[
+            ("hostperf-apply.service", "hostperf-apply.service"),
+            ("hostperf-iface@.service", "hostperf-iface@eth0.service"),
+        ],
     );
 }
 

@@ -10,10 +10,10 @@ use serde::Serialize;
 use crate::cli::*;
 use crate::exit::{self, UsageError};
 use crate::host::Host;
-use crate::journal::{Journal, Origin};
+use crate::journal::{Journal, Lock, Origin};
 use crate::persist::{self, saved, units::BootUnits};
 use crate::plan::{Action, Plan, Purpose, Targets};
-use crate::profile::Catalog;
+use crate::profile::{Catalog, Profile};
 use crate::report::{self, plan as tables};
 use crate::tune::Knob;
 use crate::tune::net::iface;
@@ -85,17 +85,9 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     if !args.dry_run && needs_root {
         require_root(&host, &profile.name, args.persist)?;
     }
-    let journal = journal(g).with_origin(Origin {
-        command: Some(Origin::command_line()),
-        reapply: false,
-        profile_doc: saved::document(&host, &profile).ok(),
-    });
-    // Held from before the first read: another apply cannot change values under this plan.
-    let _lock = if args.dry_run {
-        None
-    } else {
-        Some(lock(&journal)?)
-    };
+    // The lock is held from before the first read: another apply cannot change values
+    // under this plan.
+    let (journal, _lock) = journal_and_lock(g, &host, &profile, false, args.dry_run)?;
     let interrupted = interrupted_warnings(&journal);
     if !interrupted.is_empty() && !args.dry_run && !args.force {
         return Err(UsageError::new(format!(
@@ -164,16 +156,7 @@ fn run_boot(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     if !args.dry_run {
         require_root(&host, &profile.name, false)?;
     }
-    let journal = journal(g).with_origin(Origin {
-        command: Some(Origin::command_line()),
-        reapply: true,
-        profile_doc: saved::document(&host, &profile).ok(),
-    });
-    let _lock = if args.dry_run {
-        None
-    } else {
-        Some(journal.lock_within(BOOT_LOCK_WAIT)?)
-    };
+    let (journal, _lock) = journal_and_lock(g, &host, &profile, true, args.dry_run)?;
     // An apply interrupted before this boot changed nothing that is still live (the
     // kernel started afresh), and no operator is there to roll it back: go on, and say so.
     let interrupted = interrupted_warnings(&journal);
@@ -215,6 +198,30 @@ fn run_boot(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
             format: args.format,
         },
     )
+}
+
+/// The journal of this run, recording in each snapshot the command line, whether it
+/// re-applies the saved profile, and the profile document; and its lock, unless this is a
+/// dry run. A re-apply waits for another apply to finish (the boot unit and the
+/// per-interface units may start together); an operator's apply does not.
+fn journal_and_lock(
+    g: &Global,
+    host: &Host,
+    profile: &Profile,
+    reapply: bool,
+    dry_run: bool,
+) -> anyhow::Result<(Journal, Option<Lock>)> {
+    let journal = journal(g).with_origin(Origin {
+        command: Some(Origin::command_line()),
+        reapply,
+        profile_doc: saved::document(host, profile).ok(),
+    });
+    let lock = match (dry_run, reapply) {
+        (true, _) => None,
+        (false, true) => Some(journal.lock_within(BOOT_LOCK_WAIT)?),
+        (false, false) => Some(lock(&journal)?),
+    };
+    Ok((journal, lock))
 }
 
 /// On a live host, writing kernel settings (or files in /etc) needs root: refused before
