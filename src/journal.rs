@@ -300,7 +300,7 @@ impl Journal {
                     let waited = if wait.is_zero() {
                         String::new()
                     } else {
-                        format!(" for {} s", wait.as_secs())
+                        format!(", waited {:.1} s", wait.as_secs_f64())
                     };
                     return Err(UsageError::new(format!(
                         "another hostperf apply or rollback is running (lock {} is held{waited}); wait for it to finish, nothing was changed",
@@ -1169,6 +1169,78 @@ mod tests {
             ids(journal.to_restore(Some("4-forced")).unwrap()),
             ["4-forced"]
         );
+    }
+
+    #[test]
+    fn history_reads_newest_first_from_one_listing_and_records_the_origin() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::new(dir.path().join("state")).with_origin(Origin {
+            command: Some("hostperf apply --boot".into()),
+            reapply: true,
+            profile_doc: Some("name: p\n".into()),
+        });
+        assert!(
+            journal.history().unwrap().is_empty(),
+            "no state directory yet"
+        );
+        let host = Host::with_root("/r");
+        for (id, state) in [
+            ("1-a", State::Applied),
+            ("2-b", State::Applying),
+            ("3-c", State::RolledBack),
+        ] {
+            let mut s = journal.new_snapshot("p", &host, vec![change("vm.swappiness")]);
+            s.id = id.into();
+            journal.save(&s).unwrap();
+            s.state = state;
+            journal.mark(&s).unwrap();
+        }
+        let history = journal.history().unwrap();
+        assert_eq!(history.len(), 3);
+        let mut read = history.newest_first();
+        let newest = read.next().unwrap().unwrap();
+        assert_eq!(newest.id, "3-c");
+        assert_eq!(newest.command.as_deref(), Some("hostperf apply --boot"));
+        assert!(newest.reapply);
+        assert_eq!(newest.profile_doc.as_deref(), Some("name: p\n"));
+        assert_eq!(read.next().unwrap().unwrap().id, "2-b");
+        let interrupted: Vec<String> = history.interrupted().into_iter().map(|s| s.id).collect();
+        assert_eq!(interrupted, ["2-b"]);
+        // Without an origin, the fields stay out of the file (older readers see version 2).
+        let plain = serde_json::to_string(&sample()).unwrap();
+        assert!(
+            !plain.contains("command")
+                && !plain.contains("reapply")
+                && !plain.contains("profile_doc")
+        );
+        assert_eq!(clean_line("a\nb\u{1b}c", 3), "a?b");
+    }
+
+    #[test]
+    fn a_waiting_lock_gets_it_when_the_holder_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::new(dir.path());
+        let held = journal.lock().unwrap();
+        let started = std::time::Instant::now();
+        let err = journal
+            .lock_within(std::time::Duration::from_millis(120))
+            .err()
+            .expect("held");
+        assert!(started.elapsed() >= std::time::Duration::from_millis(120));
+        assert!(
+            err.to_string().contains("held for 0 s") || err.to_string().contains("is held"),
+            "{err}"
+        );
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            drop(held);
+        });
+        assert!(
+            journal
+                .lock_within(std::time::Duration::from_secs(5))
+                .is_ok()
+        );
+        release.join().unwrap();
     }
 
     fn line(s: &Snapshot) -> Vec<u8> {

@@ -146,6 +146,12 @@ fn applied_applies_to(plan: &Plan, boot: &units::BootUnits) -> String {
         .iter()
         .filter(|i| i.knob.as_ref().and_then(Knob::iface).is_some())
         .count();
+    if rows.is_empty() {
+        return format!(
+            "nothing now (sysctl.d holds every setting this host takes); {} re-plans it at every boot, and `hostperf status` reads it",
+            units::APPLY_UNIT
+        );
+    }
     let mut text = format!(
         "{} setting(s) sysctl.d cannot hold, at every boot by {} (`hostperf apply --boot`)",
         rows.len(),
