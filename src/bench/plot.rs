@@ -74,8 +74,7 @@ pub fn write(dir: &Path, s: &ScenarioReport) -> anyhow::Result<Vec<PathBuf>> {
         draw(&root, s, &series)?;
     }
     let png = encode_png(&pixels)?;
-    crate::host::write_durably(&png_path, &png)
-        .with_context(|| format!("write {}", png_path.display()))?;
+    report::write_bytes(&png_path, &png)?;
     Ok(vec![svg_path, png_path])
 }
 

@@ -84,13 +84,37 @@ pub fn print(text: &str) -> io::Result<()> {
     out.flush()
 }
 
+/// Fails, as [`write_file`] would, when `path`'s directory is missing or is not a directory:
+/// for commands that measure for a while before they write, so a typo costs no waiting.
+pub fn check_target_dir(path: &Path) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(crate::exit::UsageError::new(format!(
+            "cannot write {}: the directory {} does not exist (hostperf does not create it)",
+            path.display(),
+            dir.display()
+        )))
+    }
+}
+
 /// Writes a report file through the one writer ([`crate::host::write_durably`]: a temp
 /// file created O_EXCL|O_NOFOLLOW under a random name beside it, fsync, rename), so a
 /// collector such as node_exporter's textfile directory never reads half a file and a link
 /// planted there is never followed. The directory must exist. A path the operator got
 /// wrong (missing directory, no permission, not a directory) is a usage error (exit 2).
 pub fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
-    crate::host::write_durably(path, text.as_bytes()).map_err(|e| {
+    write_bytes(path, text.as_bytes())
+}
+
+/// [`write_file`] for binary reports (a snapshot archive, a PNG plot): the same writer and the
+/// same errors.
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    crate::host::write_durably(path, bytes).map_err(|e| {
         let msg = format!("cannot write report {}: {e}", path.display());
         match e.kind() {
             io::ErrorKind::NotFound
