@@ -1,6 +1,5 @@
 //! `hostperf snapshot FILE.tar.gz`: capture everything diagnose reads, to attach to a ticket.
 
-
 use crate::cli::{Global, SnapshotArgs};
 use crate::diagnose::{self, LogWindow};
 use crate::exit;
