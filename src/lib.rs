@@ -32,4 +32,5 @@ pub mod profile;
 pub mod recommend;
 pub mod report;
 pub mod rules;
+pub mod status;
 pub mod tune;

@@ -438,14 +438,15 @@ fn a_slash_in_a_profile_name_is_refused_and_snapshot_names_carry_no_profile_text
     assert!(state.path().join(format!("snapshots/{id}.jsonl")).is_file());
 }
 
-/// Parses a sysctl.d file as systemd-sysctl does: `key = value`, comments skipped.
+/// Parses a sysctl.d file as systemd-sysctl does: `key = value` (`-key`: a failure to set
+/// it is ignored), comments skipped.
 fn parse_sysctl_d(text: &str) -> Vec<(String, String)> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with(['#', ';']))
         .map(|l| {
             let (k, v) = l.split_once('=').expect("key = value");
-            (k.trim().to_string(), normalize(v))
+            (k.trim().trim_start_matches('-').to_string(), normalize(v))
         })
         .collect()
 }
@@ -500,12 +501,17 @@ fn every_persisted_file_parses_back_to_exactly_the_plans_settings() {
             .iter()
             .filter(|i| i["kind"] == "sysctl")
             .filter_map(|i| {
-                let value = match i["action"].as_str()? {
-                    "change" => i["target"].as_str()?,
-                    "already-set" => i["current"].as_str()?,
+                // sysctl.d holds the profile's exact values; a bound (`>=`, `<=`) has no
+                // sysctl.d form and is applied at boot from the saved profile.
+                let mut fields = Vec::new();
+                for field in i["desired"].as_array()? {
+                    fields.push(field.get("exact")?.as_str()?);
+                }
+                match i["action"].as_str()? {
+                    "change" | "already-set" => {}
                     _ => return None,
-                };
-                Some((i["setting"].as_str()?.to_string(), normalize(value)))
+                }
+                Some((i["setting"].as_str()?.to_string(), fields.join(" ")))
             })
             .collect();
         expected.sort();
@@ -1196,7 +1202,7 @@ fn persist_warns_when_a_file_read_later_at_boot_sets_the_same_key() {
     std::fs::create_dir_all(r.join("usr/lib/sysctl.d")).unwrap();
     std::fs::write(
         r.join("usr/lib/sysctl.d/95-vendor.conf"),
-        "# vendor\n-net/ipv4/tcp_fin_timeout = 60\nnet.ipv4.tcp_tw_reuse = 1\n",
+        "# vendor\n-net/ipv4/tcp_notsent_lowat = 4294967295\nnet.ipv4.tcp_tw_reuse = 1\nnet.ipv4.tcp_fin_timeout = 60\n",
     )
     .unwrap();
     // Earlier files lose to ours, and a same value is no conflict.
@@ -1215,11 +1221,17 @@ fn persist_warns_when_a_file_read_later_at_boot_sets_the_same_key() {
         "{text}"
     );
     assert!(
-        text.contains("/usr/lib/sysctl.d/95-vendor.conf sets net.ipv4.tcp_fin_timeout = 60"),
+        text.contains(
+            "/usr/lib/sysctl.d/95-vendor.conf sets net.ipv4.tcp_notsent_lowat = 4294967295"
+        ),
         "{text}"
     );
+    // A bound (tcp_fin_timeout <=30) is not in sysctl.d: the boot unit applies it after
+    // systemd-sysctl, so a later file does not win at boot (`status` still names it).
     assert!(
-        !text.contains("10-early.conf") && !text.contains("tcp_tw_reuse ="),
+        !text.contains("10-early.conf")
+            && !text.contains("tcp_tw_reuse =")
+            && !text.contains("tcp_fin_timeout ="),
         "{text}"
     );
     assert_eq!(text.matches("sets vm.swappiness").count(), 1, "{text}");

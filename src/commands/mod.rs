@@ -14,6 +14,7 @@ mod recommend;
 mod rollback;
 mod show;
 mod snapshot;
+mod status;
 
 use anyhow::Context;
 
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Rollback(args) => rollback::run(g, args),
         Command::Show(args) => show::run(g, args),
         Command::Recommend(args) => recommend::run(g, args),
+        Command::Status(args) => status::run(g, args),
         Command::Diagnose(args) => diagnose::run(g, args),
         Command::Snapshot(args) => snapshot::run(g, args),
         Command::Probe(args) => probe::run(args),

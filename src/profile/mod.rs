@@ -249,6 +249,26 @@ impl Catalog {
         Ok(profile)
     }
 
+    /// Loads a self-contained profile document from text (a profile a snapshot recorded):
+    /// the same parser and limits as a profile file; `origin` names it in errors.
+    pub fn load_document(&self, origin: &Path, text: &str) -> anyhow::Result<Profile> {
+        if text.len() as u64 > MAX_PROFILE_BYTES {
+            return Err(UsageError::new(format!(
+                "profile {}: {} bytes; profiles are at most {MAX_PROFILE_BYTES} bytes (1 MiB)",
+                origin.display(),
+                text.len()
+            )));
+        }
+        let found = Found {
+            name: String::new(),
+            text: text.to_string(),
+            source: Source::File(origin.to_path_buf()),
+        };
+        let profile = self.resolve(found, &mut Vec::new())?;
+        check_resolved(&profile)?;
+        Ok(profile)
+    }
+
     /// The user profile files, and a message for each entry left out.
     fn user_files(&self) -> anyhow::Result<(Vec<Found>, Vec<String>)> {
         let entries = match std::fs::read_dir(&self.user_dir) {

@@ -205,11 +205,12 @@ impl Knob {
                     Ok(())
                 } else {
                     Err(format!(
-                        "{}: not a file `apply --persist` writes ({}, {}, {} or /etc/systemd/system/UNIT.d/90-hostperf.conf)",
+                        "{}: not a file `apply --persist` writes ({}, {}, {}, {} or /etc/systemd/system/UNIT.d/90-hostperf.conf)",
                         path.display(),
                         file::SYSCTL_FILE,
                         file::LIMITS_FILE,
-                        file::SYSTEMD_MANAGER_FILE
+                        file::SYSTEMD_MANAGER_FILE,
+                        file::APPLIED_FILE
                     ))
                 }
             }
