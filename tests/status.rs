@@ -210,7 +210,7 @@ fn boot_re_applies_are_listed_under_the_apply_they_re_apply() {
     let f = Fixture::new();
     f.ok(&["apply", "latency-profile", "--persist"]);
     // A boot: the kernel forgets the values sysctl.d does not hold (a bound).
-    f.sysctl("net.ipv4.tcp_max_syn_backlog", "512");
+    f.sysctl("net.core.somaxconn", "1024");
     let out = f.ok(&["apply", "--boot"]);
     assert!(out.contains("changed 1 setting(s)"), "{out}");
     let text = f.ok(&["status"]);
@@ -272,7 +272,7 @@ fn other_owners_of_the_same_settings_are_named() {
     f.write("etc/tuned/active_profile", "network-latency\n");
     f.write(
         "usr/lib/tuned/network-latency/tuned.conf",
-        "[main]\ninclude=latency-performance\n\n[sysctl]\nnet.core.busy_read=50\nnet.ipv4.tcp_fastopen=3\n\n[net]\ncoalesce=rx-usecs 1\n",
+        "[main]\ninclude=latency-performance\n\n[sysctl]\nkernel.timer_migration=0\nnet.ipv4.tcp_fastopen=3\n\n[net]\ncoalesce=rx-usecs 1\n",
     );
     f.write(
         "usr/lib/tuned/latency-performance/tuned.conf",
@@ -294,8 +294,8 @@ fn other_owners_of_the_same_settings_are_named() {
         "net.core.somaxconn = 1024 (hostperf-apply.service raises it to >=4096 again after systemd-sysctl",
         "TuneD profile network-latency: TuneD is running (pid 4242); it sets 1 of these sysctls to other values",
         "vm.swappiness = 30",
-        "net.core.busy_read = 50 (same)",
-        "its net plugin(s) also change settings of these kinds",
+        "kernel.timer_migration = 0 (same)",
+        "its cpu, net plugin(s) also change settings of these kinds",
         "irqbalance: irqbalance is running and rewrites the IRQ affinity",
     ] {
         assert!(text.contains(want), "{want:?} in:\n{text}");

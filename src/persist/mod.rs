@@ -393,7 +393,7 @@ mod tests {
         assert!(sysctl.contains("vm.dirty_bytes = 268435456"), "{sysctl}");
         // Optional keys may be absent at boot: systemd-sysctl ignores them with '-'.
         assert!(
-            sysctl.contains("\n-kernel.numa_balancing = 0\n"),
+            sysctl.contains("\n-kernel.timer_migration = 0\n"),
             "{sysctl}"
         );
         let limits = file(&files, LIMITS_FILE);
