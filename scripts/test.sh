@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 missing=()
 for tool in ip:iproute2 ss:iproute2 ethtool:ethtool setpriv:util-linux flock:util-linux \
             unshare:util-linux netstat:net-tools python3:python3 sysctl:procps \
-            curl:curl prometheus-node-exporter:prometheus-node-exporter promtool:prometheus; do
+            curl:curl prometheus-node-exporter:prometheus-node-exporter promtool:prometheus \
+            systemd-analyze:systemd; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
 done
 # nginx for the probe tests (they run their own, in the foreground on free high ports).

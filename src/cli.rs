@@ -75,8 +75,14 @@ pub enum Command {
     Check(CheckArgs),
     /// Restore the values saved before an apply (the latest one by default).
     Rollback(RollbackArgs),
+    /// What is applied (profile, when, by which command), what persists it, drift now, and
+    /// what else manages the same settings. Exit codes as check.
+    Status(StatusArgs),
     /// Show current values: the sysctls named, or every setting the built-in profiles use.
     Show(ShowArgs),
+    /// Pick the built-in profile (and add-ons) that fit this host, say why from its facts,
+    /// and show the plan of applying it. Reads only.
+    Recommend(RecommendArgs),
     /// Measure the host's counters over an interval and report what is wrong and how to fix it.
     Diagnose(DiagnoseArgs),
     /// Capture everything diagnose reads into a .tar.gz to attach to a ticket.
@@ -141,11 +147,12 @@ pub enum ProfilesAction {
     },
 }
 
-/// Which profile to use: a name, or a YAML file.
+/// Which profile to use: a name, or a YAML file (for apply, also `--boot`: the saved one).
 #[derive(Debug, Args, Clone)]
+#[group(id = "profile-source", required = true, multiple = false)]
 pub struct ProfileSelector {
     /// Profile name, e.g. latency-profile (see `hostperf profiles`).
-    #[arg(value_name = "PROFILE", required_unless_present = "file")]
+    #[arg(value_name = "PROFILE")]
     pub name: Option<String>,
     /// Load the profile from this YAML file instead of by name.
     #[arg(long, value_name = "PATH", conflicts_with = "name")]
@@ -208,6 +215,20 @@ pub struct ApplyArgs {
     /// system-wide DefaultLimitXXX= (repeatable).
     #[arg(long = "unit", value_name = "UNIT", requires = "persist")]
     pub units: Vec<String>,
+    /// Apply the profile `apply --persist` saved (/etc/hostperf/applied.yaml), planned
+    /// again on the host as it is now: what hostperf-apply.service runs at boot. Interfaces
+    /// not present are left for the udev rule; an interrupted earlier apply does not stop
+    /// it. Waits up to 60 s for another apply to finish.
+    #[arg(
+        long,
+        group = "profile-source",
+        conflicts_with_all = ["persist", "units", "pids", "processes"]
+    )]
+    pub boot: bool,
+    /// With --boot: only this interface's settings, what hostperf-iface@NAME.service runs
+    /// when the interface appears (started by the udev rule 90-hostperf.rules).
+    #[arg(long, value_name = "NAME", requires = "boot")]
+    pub iface: Option<String>,
     /// Format for standard output.
     #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
@@ -215,6 +236,13 @@ pub struct ApplyArgs {
     /// (repeatable), e.g. json=apply.json.
     #[arg(long = "output", value_name = "FORMAT=PATH", value_parser = parse_list_target)]
     pub outputs: Vec<(ListFormat, PathBuf)>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Format for standard output.
+    #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 #[derive(Debug, Args)]
@@ -255,6 +283,13 @@ pub struct RollbackArgs {
     #[arg(long)]
     pub force: bool,
     /// Format for standard output.
+    #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    /// Output format.
     #[arg(short = 'o', long = "format", value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
 }

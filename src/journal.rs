@@ -87,16 +87,64 @@ pub struct Snapshot {
     pub netns: Option<NetnsId>,
     pub state: State,
     pub changes: Vec<Change>,
+    /// The command line that made it (`hostperf apply --persist latency-profile`), control
+    /// characters replaced; absent in snapshots of hostperf versions before `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// A re-apply of the profile `apply --persist` saved (`apply --boot`, run by
+    /// hostperf-apply.service at boot and by hostperf-iface@.service when an interface
+    /// appears), not an operator's apply: the default rollback goes on to the apply it
+    /// re-applied.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reapply: bool,
+    /// The resolved profile as a self-contained profile document (the text `apply
+    /// --persist` saves as /etc/hostperf/applied.yaml), so `status` checks the host against
+    /// exactly what was applied. Only read, never applied from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_doc: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// What a run records about itself in every snapshot it makes (see [`Snapshot`]).
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    pub command: Option<String>,
+    pub reapply: bool,
+    pub profile_doc: Option<String>,
+}
+
+impl Origin {
+    /// This process's command line as one line of text: `hostperf ARGS...`, control
+    /// characters shown as `?`, at most 512 characters.
+    pub fn command_line() -> String {
+        let args: Vec<String> = std::env::args_os()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let mut text = String::from("hostperf");
+        for arg in args {
+            text.push(' ');
+            text.push_str(&arg);
+        }
+        clean_line(&text, 512)
+    }
+}
+
+/// `text` on one line: control characters as `?`, cut at `max` characters.
+pub fn clean_line(text: &str, max: usize) -> String {
+    text.chars()
+        .take(max)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 impl Snapshot {
     /// Whether any change is per network namespace (a net.* sysctl or a network knob).
     pub fn touches_netns(&self) -> bool {
-        self.changes.iter().any(|c| match &c.knob {
-            Knob::Sysctl { key } => key.top() == "net",
-            Knob::Net(_) => true,
-            Knob::Rlimit { .. } | Knob::File { .. } => false,
-        })
+        self.changes.iter().any(|c| c.knob.is_per_netns())
     }
 }
 
@@ -176,6 +224,7 @@ pub struct Forgotten {
 pub struct Journal {
     dir: PathBuf,
     faults: Option<Arc<FaultPlan>>,
+    origin: Origin,
     /// The checked state directory and `snapshots/`, once opened.
     state: OnceLock<Dir>,
     snapshots: OnceLock<Dir>,
@@ -197,6 +246,7 @@ impl Journal {
         Journal {
             dir: dir.into(),
             faults: None,
+            origin: Origin::default(),
             state: OnceLock::new(),
             snapshots: OnceLock::new(),
         }
@@ -206,6 +256,13 @@ impl Journal {
     /// `save` (the snapshot), `mark` (a state change), `lock`.
     pub fn with_faults(mut self, faults: FaultPlan) -> Self {
         self.faults = Some(Arc::new(faults));
+        self
+    }
+
+    /// Records `origin` (command line, re-apply, profile document) in every snapshot this
+    /// journal makes.
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
         self
     }
 
@@ -227,20 +284,40 @@ impl Journal {
     /// Takes the lock without waiting: a second apply fails at once and says why (exit 2).
     /// Creates the state directory (0700) when absent.
     pub fn lock(&self) -> anyhow::Result<Lock> {
+        self.lock_within(std::time::Duration::ZERO)
+    }
+
+    /// Like [`Journal::lock`], but waits up to `wait` for another apply or rollback to
+    /// finish (checking every 50 ms): what the boot unit and the per-interface units do,
+    /// which may start together.
+    pub fn lock_within(&self, wait: std::time::Duration) -> anyhow::Result<Lock> {
         let dir = self.state_dir(true)?.expect("created");
         let path = dir.path.join("lock");
         self.injected("lock")
             .map_err(|e| anyhow::anyhow!("cannot open the lock file {}: {e}", path.display()))?;
         let fd = open_file(dir, "lock", OFlags::RDWR | OFlags::CREATE, "lock file")?;
         let file = fs::File::from(fd);
-        match file.try_lock() {
-            Ok(()) => Ok(Lock { _file: file }),
-            Err(fs::TryLockError::WouldBlock) => Err(UsageError::new(format!(
-                "another hostperf apply or rollback is running (lock {} is held); wait for it to finish, nothing was changed",
-                path.display()
-            ))),
-            Err(fs::TryLockError::Error(e)) => {
-                Err(anyhow::anyhow!("cannot lock {}: {e}", path.display()))
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Lock { _file: file }),
+                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    let waited = if wait.is_zero() {
+                        String::new()
+                    } else {
+                        format!(", waited {:.1} s", wait.as_secs_f64())
+                    };
+                    return Err(UsageError::new(format!(
+                        "another hostperf apply or rollback is running (lock {} is held{waited}); wait for it to finish, nothing was changed",
+                        path.display()
+                    )));
+                }
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(anyhow::anyhow!("cannot lock {}: {e}", path.display()));
+                }
             }
         }
     }
@@ -263,6 +340,9 @@ impl Journal {
             netns: host.netns(),
             state: State::Applying,
             changes,
+            command: self.origin.command.clone(),
+            reapply: self.origin.reapply,
+            profile_doc: self.origin.profile_doc.clone(),
         }
     }
 
@@ -370,6 +450,34 @@ impl Journal {
             return Err(missing());
         }
         read_snapshot(dir, id).map_err(|d| UsageError::new(d.to_string()))
+    }
+
+    /// The snapshots from one listing of `snapshots/`, read newest first as the caller
+    /// asks, and the applies that did not record that they finished: what `status` reads.
+    /// It stops at the apply it reports, so beyond the listing its cost does not grow with
+    /// the number of snapshots. A missing state directory has no history.
+    pub fn history(&self) -> anyhow::Result<History<'_>> {
+        let Some(dir) = self.snapshots_dir(false)? else {
+            return Ok(History {
+                dir: None,
+                ids: Vec::new(),
+                unfinished: Vec::new(),
+            });
+        };
+        let names = list_names(dir)?;
+        let ids = |suffix: &str| {
+            let mut ids: Vec<String> = names
+                .iter()
+                .filter_map(|n| n.strip_suffix(suffix).map(str::to_string))
+                .collect();
+            ids.sort();
+            ids
+        };
+        Ok(History {
+            dir: Some(dir),
+            ids: ids(SNAPSHOT),
+            unfinished: ids(UNFINISHED),
+        })
     }
 
     /// The newest snapshot whose changes are still in place (applied, or interrupted).
@@ -679,21 +787,69 @@ fn unfinished_name(id: &str) -> String {
 
 /// The ids of the files in `dir` named `ID{suffix}`, sorted (oldest first).
 fn list_ids(dir: &Dir, suffix: &str) -> anyhow::Result<Vec<String>> {
-    let mut ids = Vec::new();
+    let mut ids: Vec<String> = list_names(dir)?
+        .into_iter()
+        .filter_map(|name| name.strip_suffix(suffix).map(str::to_string))
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// The names in a state directory, hidden ones (a writer's temp files) left out.
+fn list_names(dir: &Dir) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
     for entry in rustix::fs::Dir::read_from(&dir.fd)
         .map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.path.display()))?
     {
         let entry =
             entry.map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.path.display()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(id) = name.strip_suffix(suffix)
-            && !name.starts_with('.')
-        {
-            ids.push(id.to_string());
+        let name = entry.file_name().to_string_lossy();
+        if !name.starts_with('.') {
+            names.push(name.into_owned());
         }
     }
-    ids.sort();
-    Ok(ids)
+    Ok(names)
+}
+
+/// The snapshots of one listing (see [`Journal::history`]).
+pub struct History<'a> {
+    dir: Option<&'a Dir>,
+    /// Snapshot ids, oldest first.
+    ids: Vec<String>,
+    /// Ids with an `.unfinished` marker.
+    unfinished: Vec<String>,
+}
+
+impl History<'_> {
+    /// Every snapshot, newest first, each read when the iterator reaches it.
+    pub fn newest_first(&self) -> impl Iterator<Item = Result<Snapshot, Damaged>> + '_ {
+        self.ids
+            .iter()
+            .rev()
+            .filter_map(|id| self.dir.map(|dir| read_snapshot(dir, id)))
+    }
+
+    /// Applies that did not record that they finished, oldest first (as
+    /// [`Journal::interrupted`], from this listing).
+    pub fn interrupted(&self) -> Vec<Snapshot> {
+        let Some(dir) = self.dir else {
+            return Vec::new();
+        };
+        self.unfinished
+            .iter()
+            .filter_map(|id| read_snapshot(dir, id).ok())
+            .filter(|s| s.state == State::Applying)
+            .collect()
+    }
+
+    /// How many snapshots there are.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
 }
 
 /// The bytes of one snapshot file, opened and checked like every state file.
@@ -1021,6 +1177,78 @@ mod tests {
             ids(journal.to_restore(Some("4-forced")).unwrap()),
             ["4-forced"]
         );
+    }
+
+    #[test]
+    fn history_reads_newest_first_from_one_listing_and_records_the_origin() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::new(dir.path().join("state")).with_origin(Origin {
+            command: Some("hostperf apply --boot".into()),
+            reapply: true,
+            profile_doc: Some("name: p\n".into()),
+        });
+        assert!(
+            journal.history().unwrap().is_empty(),
+            "no state directory yet"
+        );
+        let host = Host::with_root("/r");
+        for (id, state) in [
+            ("1-a", State::Applied),
+            ("2-b", State::Applying),
+            ("3-c", State::RolledBack),
+        ] {
+            let mut s = journal.new_snapshot("p", &host, vec![change("vm.swappiness")]);
+            s.id = id.into();
+            journal.save(&s).unwrap();
+            s.state = state;
+            journal.mark(&s).unwrap();
+        }
+        let history = journal.history().unwrap();
+        assert_eq!(history.len(), 3);
+        let mut read = history.newest_first();
+        let newest = read.next().unwrap().unwrap();
+        assert_eq!(newest.id, "3-c");
+        assert_eq!(newest.command.as_deref(), Some("hostperf apply --boot"));
+        assert!(newest.reapply);
+        assert_eq!(newest.profile_doc.as_deref(), Some("name: p\n"));
+        assert_eq!(read.next().unwrap().unwrap().id, "2-b");
+        let interrupted: Vec<String> = history.interrupted().into_iter().map(|s| s.id).collect();
+        assert_eq!(interrupted, ["2-b"]);
+        // Without an origin, the fields stay out of the file (older readers see version 2).
+        let plain = serde_json::to_string(&sample()).unwrap();
+        assert!(
+            !plain.contains("command")
+                && !plain.contains("reapply")
+                && !plain.contains("profile_doc")
+        );
+        assert_eq!(clean_line("a\nb\u{1b}c", 3), "a?b");
+    }
+
+    #[test]
+    fn a_waiting_lock_gets_it_when_the_holder_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::new(dir.path());
+        let held = journal.lock().unwrap();
+        let started = std::time::Instant::now();
+        let err = journal
+            .lock_within(std::time::Duration::from_millis(120))
+            .err()
+            .expect("held");
+        assert!(started.elapsed() >= std::time::Duration::from_millis(120));
+        assert!(
+            err.to_string().contains("held for 0 s") || err.to_string().contains("is held"),
+            "{err}"
+        );
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            drop(held);
+        });
+        assert!(
+            journal
+                .lock_within(std::time::Duration::from_secs(5))
+                .is_ok()
+        );
+        release.join().unwrap();
     }
 
     fn line(s: &Snapshot) -> Vec<u8> {

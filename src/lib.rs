@@ -10,6 +10,7 @@
 //! - `diagnose`: measured checks for the fault lines.
 //! - `probe`: timed requests to http(s) URLs: network or application?
 //! - `bench`: what a profile does to latency and throughput, measured in throwaway namespaces.
+//! - `recommend`: which built-in profile fits this host, from its facts.
 //! - `report`: renderers, data in and text out.
 //! - `commands`: one module per subcommand, gluing the above.
 
@@ -28,6 +29,8 @@ pub mod persist;
 pub mod plan;
 pub mod probe;
 pub mod profile;
+pub mod recommend;
 pub mod report;
 pub mod rules;
+pub mod status;
 pub mod tune;

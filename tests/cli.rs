@@ -231,9 +231,16 @@ fn persist_writes_config_files_that_rollback_removes() {
         "{text}"
     );
     let conf = std::fs::read_to_string(root.path().join("etc/sysctl.d/90-hostperf.conf")).unwrap();
+    // A bound has no sysctl.d form: the saved profile keeps it for the boot unit.
     assert!(
-        conf.contains("net.core.netdev_max_backlog = 16384"),
+        conf.contains("# net.core.netdev_max_backlog >=16384: a bound")
+            && !conf.contains("\nnet.core.netdev_max_backlog ="),
         "{conf}"
+    );
+    let saved = std::fs::read_to_string(root.path().join("etc/hostperf/applied.yaml")).unwrap();
+    assert!(
+        saved.contains("netdev_max_backlog:\n    value: '>=16384'"),
+        "{saved}"
     );
     let unit = std::fs::read_to_string(
         root.path()
@@ -273,7 +280,7 @@ fn show_and_profiles_speak_json() {
     assert_eq!(profile["sysctl"]["net.core.somaxconn"]["from"], "api-base");
     let out = hostperf(&["profiles", "show", "no-such-profile"]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("known profiles: api-base, latency-profile, throughput-profile"));
+    assert!(stderr(&out).contains("known profiles: api-base, busy-poll, datacenter, edge, latency-profile, low-jitter, nat-node, throughput-profile"));
 }
 
 #[test]

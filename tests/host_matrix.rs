@@ -17,7 +17,10 @@ use std::process::Output;
 use common::{code, describe, stderr, stdout};
 use hostperf::host::FixtureNetlink;
 
-const PROFILES: &[&str] = &["latency-profile", "throughput-profile"];
+/// Every built-in profile, add-ons included.
+fn profiles() -> Vec<&'static str> {
+    hostperf::profile::builtin_names().collect()
+}
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -151,12 +154,13 @@ fn expect(out: &Output, want: i32, what: &str) {
 }
 
 /// Plan (no blocking row), apply, check (passes) and rollback (every file and the NIC state
-/// back) of both built-in profiles on one host.
+/// back) of every built-in profile on one host.
 fn matrix(host: &str) {
-    for profile in PROFILES {
+    // One copy for every profile: each rollback must leave it exactly as it found it.
+    let h = copy_host(host);
+    let before = h.state_of();
+    for profile in &profiles() {
         let what = format!("{host} {profile}");
-        let h = copy_host(host);
-        let before = h.state_of();
         let plan = h.run(&["plan", profile, "-o", "json"]);
         expect(&plan, 0, &what);
         let blocking: Vec<_> = plan_rows(&plan)
@@ -164,10 +168,17 @@ fn matrix(host: &str) {
             .filter(|(_, a, _)| matches!(a.as_str(), "invalid" | "unsupported" | "needs-privilege"))
             .collect();
         assert!(blocking.is_empty(), "{what}: blocking rows {blocking:#?}");
-        expect(&h.run(&["apply", profile]), 0, &format!("{what}: apply"));
+        let apply = h.run(&["apply", profile, "-o", "json"]);
+        expect(&apply, 0, &format!("{what}: apply"));
+        let applied: serde_json::Value = serde_json::from_slice(&apply.stdout)
+            .unwrap_or_else(|e| panic!("{what}: apply -o json: {e}\n{}", describe(&apply)));
         let check = h.run(&["check", profile, "-o", "json"]);
         expect(&check, 0, &format!("{what}: check after apply"));
-        expect(&h.run(&["rollback"]), 0, &format!("{what}: rollback"));
+        // A profile whose every setting this host already has, or lacks (an add-on whose
+        // key is optional here), changes nothing and leaves no snapshot.
+        if !applied["snapshot_id"].is_null() {
+            expect(&h.run(&["rollback"]), 0, &format!("{what}: rollback"));
+        }
         same_state(&before, &h.state_of(), &format!("{what}: after rollback"));
     }
 }
@@ -622,4 +633,234 @@ fn the_write_loop_skips_only_refusals_of_optional_settings() {
     assert_eq!(hostperf::exit::code_for(&e), 2, "{e:#}");
     assert!(e.to_string().contains("the host is as it was"), "{e:#}");
     same_state(&before, &h.state_of(), "undone after a required refusal");
+}
+
+/// The files that differ between two states, by path.
+fn changed(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Vec<String> {
+    let mut out: Vec<String> = before
+        .iter()
+        .filter(|(k, v)| after.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    out.extend(after.keys().filter(|k| !before.contains_key(*k)).cloned());
+    out.sort();
+    out
+}
+
+/// The `cpu` kind on every bare-metal fixture host with a CPU set: only the files of the
+/// selected CPUs change (a policy shared with CPUs outside the set is a note, and no host
+/// here shares one), check passes, rollback restores every file byte for byte. Hosts
+/// without a frequency driver skip the governor (optional) and fall back to disabling idle
+/// states where the kernel has no PM QoS file.
+#[test]
+fn cpu_settings_touch_only_the_selected_cpus_and_roll_back() {
+    for (host, selected, wanted) in [
+        (
+            "x86-2s-mlx5",
+            "16-17",
+            &[
+                "cpu16/cpufreq/scaling_governor",
+                "cpu16/cpufreq/energy_performance_preference",
+                "cpu16/power/pm_qos_resume_latency_us",
+                "cpu17/power/pm_qos_resume_latency_us",
+            ][..],
+        ),
+        (
+            "x86-offline-cpus",
+            "4-8",
+            &[
+                "cpu4/cpufreq/scaling_governor",
+                "cpu5/power/pm_qos_resume_latency_us",
+                "cpu8/power/pm_qos_resume_latency_us",
+            ],
+        ),
+        (
+            "x86-igb-rxtx",
+            "1",
+            &[
+                "cpu1/cpufreq/scaling_governor",
+                "cpu1/cpuidle/state3/disable",
+                "cpu1/cpuidle/state4/disable",
+            ],
+        ),
+        (
+            "x86-e1000e-msi",
+            "0-3",
+            &["cpu0/cpuidle/state2/disable", "cpu3/cpuidle/state3/disable"],
+        ),
+    ] {
+        let h = copy_host(host);
+        let profile = h.root.parent().unwrap().join("cpu.yaml");
+        std::fs::write(
+            &profile,
+            format!(
+                "cpu:\n  cpus: \"{selected}\"\n  governor: {{value: performance, optional: true, reason: test}}\n  energy_performance_preference: {{value: performance, optional: true, reason: test}}\n  max_idle_latency_us: {{value: 10, reason: test}}\n"
+            ),
+        )
+        .unwrap();
+        let file = profile.to_str().unwrap();
+        let before = h.state_of();
+        expect(
+            &h.run(&["apply", "--file", file]),
+            0,
+            &format!("{host}: apply"),
+        );
+        let diff = changed(&before, &h.state_of());
+        let cpus = hostperf::tune::net::cpus::parse_list(selected).unwrap();
+        for path in &diff {
+            let cpu: u32 = path
+                .strip_prefix("sys/devices/system/cpu/cpu")
+                .and_then(|r| r.split('/').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{host}: {path} is not a CPU file"));
+            assert!(
+                cpus.contains(&cpu),
+                "{host}: cpu{cpu} is outside {selected}"
+            );
+        }
+        for want in wanted {
+            let path = format!("sys/devices/system/cpu/{want}");
+            assert!(
+                diff.contains(&path),
+                "{host}: {path} unchanged; changed: {diff:#?}"
+            );
+        }
+        // x86-offline-cpus: 6 and 7 are offline and have no files; 8 is online.
+        expect(
+            &h.run(&["check", "--file", file]),
+            0,
+            &format!("{host}: check"),
+        );
+        expect(&h.run(&["rollback"]), 0, &format!("{host}: rollback"));
+        same_state(&before, &h.state_of(), &format!("{host}: cpu rollback"));
+    }
+    // The values written: PM QoS in microseconds, disabled states 1, governor performance.
+    let h = copy_host("x86-2s-mlx5");
+    let profile = h.root.parent().unwrap().join("cpu.yaml");
+    std::fs::write(
+        &profile,
+        "cpu:\n  cpus: \"3\"\n  governor: {value: performance, reason: t}\n  max_idle_latency_us: {value: 0, reason: t}\n",
+    )
+    .unwrap();
+    expect(
+        &h.run(&["apply", "--file", profile.to_str().unwrap()]),
+        0,
+        "apply",
+    );
+    assert_eq!(
+        h.read("sys/devices/system/cpu/cpu3/power/pm_qos_resume_latency_us"),
+        "n/a"
+    );
+    assert_eq!(
+        h.read("sys/devices/system/cpu/cpu3/cpufreq/scaling_governor"),
+        "performance"
+    );
+    assert_eq!(
+        h.read("sys/devices/system/cpu/cpu4/cpufreq/scaling_governor"),
+        "powersave"
+    );
+}
+
+/// The `sysfs` kind on every fixture host: THP choice files keep the kernel's bracketed
+/// layout, NAPI settings go to the default-route interface, a choice the kernel does not
+/// offer (3.x lacks `defer`) is skipped when optional, and rollback restores every byte.
+#[test]
+fn sysfs_settings_keep_the_kernels_layout_and_roll_back() {
+    let yaml = "sysfs:\n  transparent_hugepage/enabled: {value: never, reason: test}\n  transparent_hugepage/defrag: {value: defer, optional: true, reason: test}\n  net/default-route/napi_defer_hard_irqs: {value: 2, optional: true, reason: test}\n  net/default-route/gro_flush_timeout: {value: 200000, optional: true, reason: test}\n";
+    for entry in std::fs::read_dir(fixture("")).unwrap() {
+        let entry = entry.unwrap();
+        if !entry.file_type().unwrap().is_dir() {
+            continue;
+        }
+        let host = entry.file_name().to_string_lossy().into_owned();
+        let h = copy_host(&host);
+        let thp = "sys/kernel/mm/transparent_hugepage";
+        let profile = h.root.parent().unwrap().join("sysfs.yaml");
+        std::fs::write(&profile, yaml).unwrap();
+        let file = profile.to_str().unwrap();
+        let before = h.state_of();
+        let out = h.run(&["apply", "--file", file]);
+        if !h.root.join(thp).exists() {
+            // vm-6.18 has no /sys: a required THP setting the kernel lacks blocks apply.
+            expect(&out, 2, &format!("{host}: no THP"));
+            assert!(
+                describe(&out).contains("no transparent huge pages"),
+                "{}",
+                describe(&out)
+            );
+            same_state(&before, &h.state_of(), &format!("{host}: nothing written"));
+            continue;
+        }
+        expect(&out, 0, &format!("{host}: apply"));
+        let enabled = h.read(&format!("{thp}/enabled"));
+        assert!(enabled.ends_with("[never]"), "{host}: {enabled}");
+        assert_eq!(enabled.matches('[').count(), 1, "{host}: {enabled}");
+        let defrag = h.read(&format!("{thp}/defrag"));
+        if defrag.contains("defer") {
+            assert!(defrag.contains("[defer]"), "{host}: {defrag}");
+        } else {
+            assert!(
+                stdout(&out).contains("skipped"),
+                "{host}: {}",
+                describe(&out)
+            );
+        }
+        let napi = std::fs::read_dir(h.root.join("sys/class/net"))
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().to_string_lossy().into_owned();
+                let path = format!("sys/class/net/{name}/napi_defer_hard_irqs");
+                (name != "lo" && h.root.join(&path).exists()).then_some(path)
+            })
+            .collect::<Vec<_>>();
+        for path in napi {
+            assert_eq!(h.read(&path), "2", "{host}: {path}");
+        }
+        expect(
+            &h.run(&["check", "--file", file]),
+            0,
+            &format!("{host}: check"),
+        );
+        expect(&h.run(&["rollback"]), 0, &format!("{host}: rollback"));
+        same_state(&before, &h.state_of(), &format!("{host}: sysfs rollback"));
+    }
+}
+
+/// A snapshot naming a CPU or sysfs file no profile could produce is refused by rollback.
+#[test]
+fn crafted_cpu_and_sysfs_journal_entries_are_refused() {
+    let h = copy_host("x86-2s-mlx5");
+    expect(&h.run(&["apply", "latency-profile"]), 0, "apply");
+    let dir = h.state.join("snapshots");
+    let snapshot = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .unwrap();
+    let text = std::fs::read_to_string(&snapshot).unwrap();
+    assert!(
+        text.contains("\"kind\":\"cpu\""),
+        "the snapshot journals CPU settings"
+    );
+    for (from, to) in [
+        (
+            "\"attr\":\"governor\",\"cpu\":16",
+            "\"attr\":\"governor\",\"cpu\":9000",
+        ),
+        (
+            "\"attr\":\"thp-defrag\"",
+            "\"attr\":\"thp-defrag\",\"iface\":\"eth2\"",
+        ),
+        (
+            "\"attr\":\"thp-defrag\"",
+            "\"attr\":\"../../../etc/passwd\"",
+        ),
+    ] {
+        assert!(text.contains(from), "{from} not in the snapshot");
+        std::fs::write(&snapshot, text.replacen(from, to, 1)).unwrap();
+        let out = h.run(&["rollback"]);
+        expect(&out, 2, &format!("crafted {to}"));
+    }
+    std::fs::write(&snapshot, &text).unwrap();
+    expect(&h.run(&["rollback"]), 0, "the genuine snapshot rolls back");
 }

@@ -41,7 +41,7 @@ fn latency_profile_applies_checks_drifts_and_rolls_back_in_a_namespace() {
     let file = file.to_str().unwrap();
     for expected in [
         "net.core.somaxconn",
-        "net.ipv4.tcp_rmem",
+        "net.ipv4.tcp_notsent_lowat",
         "net.ipv4.ip_local_port_range",
         "net.ipv4.tcp_tw_reuse",
     ] {
@@ -55,7 +55,7 @@ fn latency_profile_applies_checks_drifts_and_rolls_back_in_a_namespace() {
 
     let out = ns.hostperf(&["--state-dir", state, "apply", "--file", file]);
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
-    assert_eq!(ns.sysctl("net.ipv4.tcp_rmem"), "4096 87380 6291456");
+    assert_eq!(ns.sysctl("net.ipv4.tcp_notsent_lowat"), "16384");
     assert_eq!(ns.sysctl("net.ipv4.ip_local_port_range"), "10240 65535");
     assert_eq!(ns.sysctl("net.ipv4.tcp_tw_reuse"), "1");
     assert!(ns.sysctl("net.core.somaxconn").parse::<u64>().unwrap() >= 4096);

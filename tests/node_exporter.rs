@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -254,43 +254,11 @@ fn node_exporter_serves_hostperf_metrics_while_they_are_rewritten() {
 
 #[test]
 fn metrics_units_pass_systemd_analyze_verify() {
-    const NAME: &str = "metrics_units_pass_systemd_analyze_verify";
-    if !have("systemd-analyze") {
-        skip(NAME, "systemd-analyze is not installed");
-        return;
-    }
-    // Instances of the templates, with ExecStart pointing at the binary under test (verify
-    // checks that it exists and is executable).
-    let dir = tempfile::tempdir().unwrap();
-    let instance = |template: &str| -> PathBuf {
-        let name = template.replace("@.", &format!("@{PROFILE}."));
-        let path = dir.path().join(name);
-        std::fs::write(
-            &path,
-            unit_text(template).replace("/usr/bin/hostperf", bin()),
-        )
-        .unwrap();
-        path
-    };
-    let service = instance(UNIT);
-    let timer = instance(TIMER);
-    let out = Command::new("systemd-analyze")
-        // The man pages are installed by the package, not on this machine.
-        .args(["verify", "--man=no"])
-        .arg(&service)
-        .arg(&timer)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    if err.contains("Failed to initialize") || err.contains("Failed to setup") {
-        skip(NAME, &format!("systemd-analyze cannot run here: {err}"));
-        return;
-    }
-    // Any warning (an unknown key, a bad value) fails the test, not only errors.
-    assert!(
-        out.status.success() && err.trim().is_empty(),
-        "systemd-analyze verify:\n{}",
-        describe(&out)
+    // Instances of the templates, as the timer starts them.
+    let instance = |template: &str| template.replace("@.", &format!("@{PROFILE}."));
+    common::verify_units(
+        "metrics_units_pass_systemd_analyze_verify",
+        &[(UNIT, &instance(UNIT)), (TIMER, &instance(TIMER))],
     );
 }
 

@@ -104,8 +104,30 @@ fn install(deb: &Path, root: &Path) -> bool {
     for file in ["status", "available"] {
         std::fs::write(admin.join(file), "").unwrap();
     }
+    give_shell(root);
     dpkg(root, &["--force-depends", "-i", deb.to_str().unwrap()]);
     true
+}
+
+/// dpkg runs maintainer scripts chrooted into the root, and the package has some (the
+/// postinst enables hostperf-apply.service): the root gets /bin/sh and the libraries it
+/// loads. deb-systemd-helper is absent there, which the generated scripts allow for.
+fn give_shell(root: &Path) {
+    let sh = std::fs::canonicalize("/bin/sh").unwrap();
+    let mut files = vec![(sh.clone(), PathBuf::from("/bin/sh"))];
+    let libs = stdout(&ok("ldd", &[sh.to_str().unwrap()]));
+    for lib in libs
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+        .map(PathBuf::from)
+    {
+        files.push((std::fs::canonicalize(&lib).unwrap(), lib));
+    }
+    for (from, to) in files {
+        let to = root.join(to.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
+    }
 }
 
 /// dpkg on the throwaway root; its log goes there too, not to /var/log/dpkg.log.
@@ -173,6 +195,13 @@ fn debian_package_installs_into_a_throwaway_root_and_runs() {
     let conffiles = stdout(&ok("dpkg-deb", &["--info", deb_arg, "conffiles"]));
     assert_eq!(conffiles.trim(), "/etc/hostperf/profiles/README");
 
+    // The boot unit is enabled on install (not started: it runs at boot).
+    let postinst = stdout(&ok("dpkg-deb", &["--info", deb_arg, "postinst"]));
+    assert!(
+        postinst.contains("deb-systemd-helper enable hostperf-apply.service")
+            && !postinst.contains("deb-systemd-invoke start"),
+        "{postinst}"
+    );
     let files = contents(&deb);
     let mut expected: Vec<String> = [
         "usr/bin/hostperf",
@@ -182,6 +211,10 @@ fn debian_package_installs_into_a_throwaway_root_and_runs() {
         "etc/hostperf/profiles/README",
         "lib/systemd/system/hostperf-metrics@.service",
         "lib/systemd/system/hostperf-metrics@.timer",
+        "usr/lib/systemd/system/hostperf-apply.service",
+        "usr/lib/systemd/system/hostperf-iface@.service",
+        "usr/lib/udev/rules.d/90-hostperf.rules",
+        "usr/share/doc/hostperf/persistence.md",
         "usr/share/doc/hostperf/copyright",
         "usr/share/doc/hostperf/README.md",
         "usr/share/doc/hostperf/packaging.md",

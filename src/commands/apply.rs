@@ -1,36 +1,65 @@
-//! `hostperf apply`: validate the whole plan, journal, write, read back.
+//! `hostperf apply`: validate the whole plan, journal, write, read back. `--boot` applies
+//! the profile `apply --persist` saved, as the boot unit and the udev rule do.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::cli::*;
 use crate::exit::{self, UsageError};
-use crate::persist;
-use crate::plan::{Action, Plan, PlanItem, Purpose};
-use crate::report::doc::{self, ApplyDoc, ChangedSetting, PersistedFile, SkippedSetting};
+use crate::host::Host;
+use crate::journal::{Journal, Lock, Origin};
+use crate::persist::{self, saved, units::BootUnits};
+use crate::plan::{Action, Plan, PlanItem, Purpose, Targets};
+use crate::profile::{Catalog, Profile};
+use crate::report::doc::{
+    self, ApplyDoc, ChangedSetting, PersistedFile, Reapplied, SkippedSetting,
+};
 use crate::report::{self, plan as tables};
 use crate::tune::Knob;
+use crate::tune::net::iface;
 
 use super::{deliver, host, interrupted_warnings, journal, load_profile, lock, targets, tell};
 
+/// How long `apply --boot` waits for another apply (the boot unit and the per-interface
+/// units may start together).
+const BOOT_LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// Everything `finish` needs besides the plan.
+struct Run<'a> {
+    host: &'a Host,
+    journal: &'a Journal,
+    profile: &'a str,
+    files: &'a [persist::PersistFile],
+    notes: Vec<String>,
+    reapplied: Option<Reapplied>,
+    dry_run: bool,
+    format: ListFormat,
+    outputs: &'a [(ListFormat, PathBuf)],
+}
+
 pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
+    // Checked here, not only by clap: `requires = "boot"` was observed not to hold for
+    // --boot (a flag of the profile-source group), and `--iface NAME PROFILE` must never
+    // become an apply of the whole profile.
+    if args.iface.is_some() && !args.boot {
+        return Err(UsageError::new(
+            "--iface NAME limits `apply --boot` (the saved profile) to one interface; it does not go with a profile. Nothing was changed",
+        ));
+    }
+    if args.boot {
+        return run_boot(g, args);
+    }
     let host = host(g);
     let profile = load_profile(g, &args.profile)?;
-    let needs_root = !profile.sysctl.is_empty() || !profile.network.is_empty() || args.persist;
-    if !args.dry_run && needs_root && host.is_live() && !rustix::process::geteuid().is_root() {
-        return Err(UsageError::new(format!(
-            "hostperf apply needs privilege: {} writes kernel settings (/proc/sys, network devices{}), which only root may change; run as root (sudo hostperf apply ...); nothing was changed",
-            profile.name,
-            if args.persist { ", files in /etc" } else { "" }
-        )));
+    let needs_root = profile.writes_kernel_settings() || args.persist;
+    if !args.dry_run && needs_root {
+        require_root(&host, &profile.name, args.persist)?;
     }
-    let journal = journal(g);
-    // Held from before the first read: another apply cannot change values under this plan.
-    let _lock = if args.dry_run {
-        None
-    } else {
-        Some(lock(&journal)?)
-    };
+    // The lock is held from before the first read: another apply cannot change values
+    // under this plan.
+    let (journal, _lock) = journal_and_lock(g, &host, &profile, false, args.dry_run)?;
     let interrupted = interrupted_warnings(&journal);
     if !interrupted.is_empty() && !args.dry_run && !args.force {
         return Err(UsageError::new(format!(
@@ -43,20 +72,155 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     crate::rules::apply(&host, &profile, &mut plan);
     plan.warnings.extend(interrupted);
     super::plan::log_decisions(&plan);
+    let mut notes = Vec::new();
     let files = if args.persist {
-        let files = persist::files(&plan, &profile, &args.units)?;
+        let files = persist::files(&host, &plan, &profile, &args.units)?;
         persist::check_targets(&host, &files)?;
         plan.warnings.extend(persist::boot_overrides(&host, &files));
+        let boot = BootUnits::detect(&host);
+        if persist::boot_unit_rows(&plan).next().is_some() {
+            plan.warnings.extend(boot.problems());
+        }
+        notes.extend(boot.not_running_note());
         files
     } else {
         Vec::new()
     };
-    let persisted: Vec<PersistedFile> = files.iter().map(PersistedFile::from).collect();
+    finish(
+        plan,
+        Run {
+            host: &host,
+            journal: &journal,
+            profile: &profile.name,
+            files: &files,
+            notes,
+            reapplied: None,
+            dry_run: args.dry_run,
+            format: args.format,
+            outputs: &args.outputs,
+        },
+    )
+}
+
+/// `apply --boot [--iface NAME]`: the saved profile, planned again on the host as it is
+/// now, through the same validation, journal and undo as any apply.
+fn run_boot(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
+    let host = host(g);
+    if let Some(name) = &args.iface
+        && !crate::tune::is_iface_name(name)
+    {
+        return Err(UsageError::new(format!(
+            "--iface {name:?}: not an interface name (1 to 15 bytes, no '/', ':' or whitespace)"
+        )));
+    }
+    let Some(mut profile) = saved::load(&Catalog::new(&g.profile_dir), &host)? else {
+        report::print(&format!(
+            "nothing to apply: {} does not exist (`hostperf apply --persist PROFILE` saves it)",
+            saved::path(&host).display()
+        ))?;
+        return Ok(exit::OK);
+    };
+    if let Some(name) = &args.iface
+        && !iface::exists(&host, name)
+    {
+        report::print(&format!(
+            "interface {name} is not present (it went away again); nothing to do"
+        ))?;
+        return Ok(exit::OK);
+    }
+    if !args.dry_run {
+        require_root(&host, &profile.name, false)?;
+    }
+    let (journal, _lock) = journal_and_lock(g, &host, &profile, true, args.dry_run)?;
+    // An apply interrupted before this boot changed nothing that is still live (the
+    // kernel started afresh), and no operator is there to roll it back: go on, and say so.
+    let interrupted = interrupted_warnings(&journal);
+    let mut notes = saved::for_boot(&host, &mut profile);
+    let mut plan = Plan::build(&host, &profile, &Targets::default(), Purpose::Apply)?;
+    crate::rules::apply(&host, &profile, &mut plan);
+    let only = args.iface.as_deref();
+    // Settings of an interface that is not here (a per-interface sysctl) wait for the udev
+    // rule too; with --iface, only that interface's settings.
+    plan.items
+        .retain(|item| match item.knob.as_ref().and_then(Knob::iface) {
+            Some(name) => only.is_none_or(|o| o == name) && iface::exists(&host, name),
+            None => only.is_none(),
+        });
+    if let Some(name) = only {
+        plan.warnings.retain(|w| w.contains(name));
+        notes.clear();
+        if plan.items.is_empty() {
+            notes.push(format!(
+                "the saved profile {} sets nothing on {name}",
+                profile.name
+            ));
+        }
+    }
+    plan.warnings.extend(interrupted);
+    finish(
+        plan,
+        Run {
+            host: &host,
+            journal: &journal,
+            profile: &profile.name,
+            files: &[],
+            notes,
+            reapplied: Some(Reapplied {
+                from: saved::path(&host).display().to_string(),
+                iface: only.map(str::to_string),
+            }),
+            dry_run: args.dry_run,
+            format: args.format,
+            outputs: &args.outputs,
+        },
+    )
+}
+
+/// The journal of this run, recording in each snapshot the command line, whether it
+/// re-applies the saved profile, and the profile document; and its lock, unless this is a
+/// dry run. A re-apply waits for another apply to finish (the boot unit and the
+/// per-interface units may start together); an operator's apply does not.
+fn journal_and_lock(
+    g: &Global,
+    host: &Host,
+    profile: &Profile,
+    reapply: bool,
+    dry_run: bool,
+) -> anyhow::Result<(Journal, Option<Lock>)> {
+    let journal = journal(g).with_origin(Origin {
+        command: Some(Origin::command_line()),
+        reapply,
+        profile_doc: saved::document(host, profile).ok(),
+    });
+    let lock = match (dry_run, reapply) {
+        (true, _) => None,
+        (false, true) => Some(journal.lock_within(BOOT_LOCK_WAIT)?),
+        (false, false) => Some(lock(&journal)?),
+    };
+    Ok((journal, lock))
+}
+
+/// On a live host, writing kernel settings (or files in /etc) needs root: refused before
+/// anything is read, with exit 2.
+fn require_root(host: &Host, profile: &str, persist: bool) -> anyhow::Result<()> {
+    if host.is_live() && !rustix::process::geteuid().is_root() {
+        return Err(UsageError::new(format!(
+            "hostperf apply needs privilege: {profile} writes kernel settings (/proc/sys, /sys, network devices{}), which only root may change; run as root (sudo hostperf apply ...); nothing was changed",
+            if persist { ", files in /etc" } else { "" }
+        )));
+    }
+    Ok(())
+}
+
+/// The common end of every apply: the dry run's plan, or the blockers, or the writes and
+/// their report.
+fn finish(plan: Plan, run: Run) -> anyhow::Result<u8> {
+    let persisted: Vec<PersistedFile> = run.files.iter().map(PersistedFile::from).collect();
     let blockers: Vec<&PlanItem> = plan.blockers().collect();
-    if args.dry_run {
+    if run.dry_run {
         let doc = ApplyDoc {
             schema_version: doc::SCHEMA_VERSION,
-            profile: profile.name.clone(),
+            profile: run.profile.to_string(),
             dry_run: true,
             snapshot_id: None,
             changed: plan.changes().map(changed).collect(),
@@ -64,14 +228,16 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
             blocking: blockers.iter().map(|i| blocked(i)).collect(),
             persisted: persisted.clone(),
             warnings: plan.warnings.clone(),
+            notes: run.notes.clone(),
+            reapplied: run.reapplied,
         };
-        deliver(args.format, &args.outputs, |format, style| {
+        deliver(run.format, run.outputs, |format, style| {
             Ok(match format {
                 ListFormat::Table => dry_run_table(&plan, &persisted, style),
                 ListFormat::Json => report::json(&doc),
             })
         })?;
-        tell(&plan.warnings, &[]);
+        tell(&plan.warnings, &run.notes);
         if blockers.is_empty() {
             return Ok(exit::OK);
         }
@@ -80,21 +246,21 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
             &mut std::io::stderr().lock(),
             format_args!(
                 "hostperf: {}\n",
-                refusal(&profile.name, &blockers, "apply would refuse")
+                refusal(run.profile, &blockers, "apply would refuse")
             ),
         );
         return Ok(exit::USAGE);
     }
     if !blockers.is_empty() {
         return Err(UsageError::new(refusal(
-            &profile.name,
+            run.profile,
             &blockers,
             "cannot apply",
         )));
     }
     let mut skipped_rows: Vec<SkippedSetting> = plan.items.iter().filter_map(skipped).collect();
     let mut changes = plan.journal_changes();
-    changes.extend(persist::changes(&host, &files)?);
+    changes.extend(persist::changes(run.host, run.files)?);
     // Optional settings the kernel or driver refuses at write time are skipped, not undone.
     let optional: HashSet<Knob> = plan
         .items
@@ -102,8 +268,13 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
         .filter(|i| i.optional)
         .filter_map(|i| i.knob.clone())
         .collect();
-    let applied =
-        crate::apply::apply_skipping(&host, &journal, &profile.name, changes.clone(), &optional)?;
+    let applied = crate::apply::apply_skipping(
+        run.host,
+        run.journal,
+        run.profile,
+        changes.clone(),
+        &optional,
+    )?;
     for s in &applied.skipped {
         let item = plan.items.iter().find(|i| i.setting == s.setting);
         skipped_rows.push(SkippedSetting {
@@ -129,7 +300,7 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
         .collect();
     let doc = ApplyDoc {
         schema_version: doc::SCHEMA_VERSION,
-        profile: profile.name.clone(),
+        profile: run.profile.to_string(),
         dry_run: false,
         snapshot_id: applied.snapshot_id.clone(),
         changed,
@@ -137,15 +308,17 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
         blocking: Vec::new(),
         persisted,
         warnings: plan.warnings.clone(),
+        notes: run.notes.clone(),
+        reapplied: run.reapplied,
     };
     tracing::info!(snapshot = ?doc.snapshot_id, changed = doc.changed.len(), "applied");
-    deliver(args.format, &args.outputs, |format, style| {
+    deliver(run.format, run.outputs, |format, style| {
         Ok(match format {
             ListFormat::Json => report::json(&doc),
             ListFormat::Table => tables::apply_table(&doc, style),
         })
     })?;
-    tell(&plan.warnings, &[]);
+    tell(&plan.warnings, &run.notes);
     Ok(exit::OK)
 }
 

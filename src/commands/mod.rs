@@ -10,9 +10,11 @@ mod diagnose;
 mod plan;
 mod probe;
 mod profiles;
+mod recommend;
 mod rollback;
 mod show;
 mod snapshot;
+mod status;
 
 use crate::cli::*;
 use crate::exit::UsageError;
@@ -31,6 +33,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(args) => check::run(g, args),
         Command::Rollback(args) => rollback::run(g, args),
         Command::Show(args) => show::run(g, args),
+        Command::Recommend(args) => recommend::run(g, args),
+        Command::Status(args) => status::run(g, args),
         Command::Diagnose(args) => diagnose::run(g, args),
         Command::Snapshot(args) => snapshot::run(g, args),
         Command::Probe(args) => probe::run(args),

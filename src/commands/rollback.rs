@@ -30,7 +30,10 @@ pub fn run(g: &Global, args: &RollbackArgs) -> anyhow::Result<u8> {
         })?;
         return Ok(exit::OK);
     }
-    let order = journal.to_restore(args.id.as_deref())?;
+    let mut order = journal.to_restore(args.id.as_deref())?;
+    if args.id.is_none() {
+        with_reapplied(&journal, &mut order)?;
+    }
     // Every snapshot is checked (root, network namespace) before any is restored.
     for snapshot in &order {
         apply::check_rollback(&host, snapshot, args.force)?;
@@ -130,6 +133,37 @@ fn forget_doc(f: &Forgotten) -> ForgetDoc {
             .collect(),
         damaged: f.damaged.as_ref().map(ToString::to_string),
     }
+}
+
+/// When the default rollback reaches a re-apply of the saved profile (`apply --boot`, at
+/// boot or when an interface appeared), it goes on to the apply it re-applied, so one
+/// `hostperf rollback` undoes the apply and everything that brought it back: its settings,
+/// the saved profile and sysctl.d (and so the boot unit's work at later boots).
+fn with_reapplied(
+    journal: &crate::journal::Journal,
+    order: &mut Vec<crate::journal::Snapshot>,
+) -> anyhow::Result<()> {
+    let restorable: Vec<crate::journal::Snapshot> = journal
+        .list()?
+        .into_iter()
+        .filter(|s| {
+            matches!(
+                s.state,
+                crate::journal::State::Applied | crate::journal::State::Applying
+            )
+        })
+        .collect();
+    while let Some(oldest) = order.last().filter(|s| s.reapply) {
+        let Some(before) = restorable
+            .iter()
+            .rev()
+            .find(|s| s.id < oldest.id && !order.iter().any(|o| o.id == s.id))
+        else {
+            break;
+        };
+        order.push(before.clone());
+    }
+    Ok(())
 }
 
 /// What `--forget` removed, with the previous values it recorded.

@@ -590,9 +590,14 @@ fn create_temp(
             dir,
             &tmp,
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o666),
+            Mode::from_raw_mode(0o644),
         ) {
-            Ok(fd) => return Ok((tmp, fd)),
+            Ok(fd) => {
+                // 0644 whatever the umask: a group-writable file in /etc would be refused
+                // when hostperf reads it back as root (profile ownership rules).
+                rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o644))?;
+                return Ok((tmp, fd));
+            }
             Err(rustix::io::Errno::EXIST) => last = Some(rustix::io::Errno::EXIST),
             Err(e) => return Err(e.into()),
         }
@@ -619,6 +624,21 @@ pub fn random_u64() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_files_are_0644_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("applied.yaml");
+        // umask is per process: 002 (common for shared accounts) would otherwise leave 0664.
+        // It only widens group bits, so tests running beside this one are unaffected.
+        let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o002));
+        let result = write_durably(&target, b"x\n");
+        rustix::process::umask(old);
+        result.unwrap();
+        let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+    }
 
     fn names(dir: &Path) -> Vec<String> {
         let mut n: Vec<String> = fs::read_dir(dir)

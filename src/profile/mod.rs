@@ -1,8 +1,10 @@
 //! Profiles: where they come from (built in, the profile directory, a file), how includes
 //! resolve (depth first, later wins, cycles rejected), and the resolved result.
 
+pub mod facts;
 pub mod network;
 mod schema;
+pub mod when;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,9 +15,12 @@ use serde::Serialize;
 use crate::exit::UsageError;
 use crate::host::rlimit::Resource;
 use crate::host::sysctl::SysctlKey;
+use crate::tune::cpu::IdleLimit;
+use crate::tune::sysfs::SysfsKey;
 
 pub use network::Network;
-pub use schema::{Item, ProfileDoc, SysctlEntry, UlimitEntry, bad_name};
+pub use schema::{CpuSection, Item, ProfileDoc, SysctlEntry, UlimitEntry, bad_name};
+pub use when::{Conditions, When};
 
 /// Profiles compiled into the binary, from profiles/.
 const BUILTIN: &[(&str, &str)] = &[
@@ -28,7 +33,17 @@ const BUILTIN: &[(&str, &str)] = &[
         "throughput-profile",
         include_str!("../../profiles/throughput-profile.yaml"),
     ),
+    ("busy-poll", include_str!("../../profiles/busy-poll.yaml")),
+    ("edge", include_str!("../../profiles/edge.yaml")),
+    ("nat-node", include_str!("../../profiles/nat-node.yaml")),
+    ("datacenter", include_str!("../../profiles/datacenter.yaml")),
+    ("low-jitter", include_str!("../../profiles/low-jitter.yaml")),
 ];
+
+/// The names of the built-in profiles, in catalogue order.
+pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+    BUILTIN.iter().map(|(n, _)| *n)
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "type", content = "path")]
@@ -55,11 +70,50 @@ pub struct Profile {
     /// Every profile that contributed, in the order they were applied (this one last).
     pub resolved_from: Vec<String>,
     pub sysctl: BTreeMap<SysctlKey, SysctlEntry>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysfs: BTreeMap<SysfsKey, SysctlEntry>,
+    #[serde(skip_serializing_if = "CpuSettings::is_empty")]
+    pub cpu: CpuSettings,
     pub ulimits: BTreeMap<Resource, UlimitEntry>,
     #[serde(skip_serializing_if = "Network::is_empty")]
     pub network: Network,
 }
 
+/// The resolved `cpu` section: each setting carries its own conditions (the section's and
+/// its file's included).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CpuSettings {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub governor: Option<SysctlEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub energy_performance_preference: Option<SysctlEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_idle_latency_us: Option<SysctlEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_limit: Option<IdleLimit>,
+}
+
+impl CpuSettings {
+    pub fn is_empty(&self) -> bool {
+        self.governor.is_none()
+            && self.energy_performance_preference.is_none()
+            && self.max_idle_latency_us.is_none()
+    }
+
+    /// The settings by name, in write order.
+    pub fn entries(&self) -> [(&'static str, Option<&SysctlEntry>); 3] {
+        [
+            (
+                "energy_performance_preference",
+                self.energy_performance_preference.as_ref(),
+            ),
+            ("scaling_governor", self.governor.as_ref()),
+            ("max_idle_latency_us", self.max_idle_latency_us.as_ref()),
+        ]
+    }
+}
 /// One line of `hostperf profiles`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
@@ -163,9 +217,53 @@ impl Catalog {
         Ok(profile)
     }
 
+    /// A profile made of `includes` in order (a base profile and add-ons), named `name`:
+    /// what `hostperf recommend` plans. One name loads that profile itself.
+    pub fn compose(&self, name: &str, includes: &[String]) -> anyhow::Result<Profile> {
+        if let [one] = includes {
+            return self.load(one);
+        }
+        if let Some(why) = schema::bad_name(name) {
+            return Err(UsageError::new(why));
+        }
+        for include in includes {
+            if let Some(why) = schema::bad_name(include) {
+                return Err(UsageError::new(why));
+            }
+        }
+        let text = format!(
+            "description: {}\ninclude: [{}]\n",
+            includes.join(" + "),
+            includes.join(", ")
+        );
+        let profile = self.resolve(builtin(name, &text), &mut Vec::new())?;
+        check_resolved(&profile)?;
+        Ok(profile)
+    }
+
     /// Loads a profile from a file; its includes are names, or `./FILE.yaml` below it.
     pub fn load_file(&self, path: &Path) -> anyhow::Result<Profile> {
         let found = read_file(path)?;
+        let profile = self.resolve(found, &mut Vec::new())?;
+        check_resolved(&profile)?;
+        Ok(profile)
+    }
+
+    /// Loads a self-contained profile document from text (a profile a snapshot recorded):
+    /// the same parser and limits as a profile file; `origin` names it in errors.
+    pub fn load_document(&self, origin: &Path, text: &str) -> anyhow::Result<Profile> {
+        if text.len() as u64 > MAX_PROFILE_BYTES {
+            return Err(UsageError::new(format!(
+                "profile {}: {} bytes; profiles are at most {MAX_PROFILE_BYTES} bytes (1 MiB)",
+                origin.display(),
+                text.len()
+            )));
+        }
+        let found = Found {
+            name: String::new(),
+            text: text.to_string(),
+            source: Source::File(origin.to_path_buf()),
+        };
         let profile = self.resolve(found, &mut Vec::new())?;
         check_resolved(&profile)?;
         Ok(profile)
@@ -293,6 +391,8 @@ impl Catalog {
             source: found.source.clone(),
             resolved_from: Vec::new(),
             sysctl: BTreeMap::new(),
+            sysfs: BTreeMap::new(),
+            cpu: CpuSettings::default(),
             ulimits: BTreeMap::new(),
             network: Network::default(),
         };
@@ -307,6 +407,7 @@ impl Catalog {
             profile.absorb(included);
         }
         let (sysctl, sysctl_drops) = split(doc.sysctl);
+        let (sysfs, sysfs_drops) = split(doc.sysfs);
         let (ulimits, ulimit_drops) = split(doc.ulimits);
         let dropped = |what: String| {
             UsageError::new(format!(
@@ -319,19 +420,52 @@ impl Catalog {
                 return Err(dropped(format!("sysctl {key}")));
             }
         }
+        for key in sysfs_drops {
+            if profile.sysfs.remove(&key).is_none() {
+                return Err(dropped(format!("sysfs {key}")));
+            }
+        }
         for resource in ulimit_drops {
             if profile.ulimits.remove(&resource).is_none() {
                 return Err(dropped(format!("ulimit {resource}")));
             }
         }
+        let outer = &doc.when;
+        let sysctl = stamp(sysctl, &name, |e, n| {
+            e.from = n.to_string();
+            e.when.and(outer);
+        });
+        let sysfs = stamp(sysfs, &name, |e, n| {
+            e.from = n.to_string();
+            e.when.and(outer);
+        });
+        let ulimits = stamp(ulimits, &name, |e, n| {
+            e.from = n.to_string();
+            e.when.and(outer);
+        });
+        let mut network = doc.network.unwrap_or_default();
+        for entry in network_entries(&mut network) {
+            entry.when.and(outer);
+        }
+        let cpu = match doc.cpu {
+            Some(section) => profile.cpu.fold(section, &name, outer).map_err(|what| {
+                UsageError::new(format!(
+                    "profile {name} ({}): {what}: drop: true, but no included profile sets it; remove the line",
+                    found.source
+                ))
+            })?,
+            None => CpuSettings::default(),
+        };
         let own = Profile {
             name: name.clone(),
             description: String::new(),
             source: found.source,
             resolved_from: vec![name.clone()],
-            sysctl: stamp(sysctl, &name, |e, n| e.from = n.to_string()),
-            ulimits: stamp(ulimits, &name, |e, n| e.from = n.to_string()),
-            network: doc.network.unwrap_or_default(),
+            sysctl,
+            sysfs,
+            cpu,
+            ulimits,
+            network,
         };
         profile.absorb(own);
         stack.pop();
@@ -372,6 +506,56 @@ fn check_resolved(profile: &Profile) -> anyhow::Result<()> {
             )));
         }
     }
+    let fail = |what: String, e: &SysctlEntry, why: String| {
+        Err(UsageError::new(format!(
+            "profile {} ({what}, from {}): {why}",
+            profile.name, e.from
+        )))
+    };
+    for (key, e) in &profile.sysctl {
+        let listeners = e.value.to_string() == crate::tune::ports::LISTENERS;
+        if listeners && key.to_string() != crate::tune::ports::KEY {
+            return fail(
+                format!("sysctl {key}"),
+                e,
+                format!(
+                    "`listeners` is a value only {} takes (the ports this host listens on)",
+                    crate::tune::ports::KEY
+                ),
+            );
+        }
+    }
+    for (key, e) in &profile.sysfs {
+        if let Err(why) = key.attr.check_value(&e.value.to_string()) {
+            return fail(format!("sysfs {key}"), e, why);
+        }
+    }
+    let word = |v: &str| {
+        !v.is_empty()
+            && v.len() <= 32
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    for (name, entry) in profile.cpu.entries() {
+        let Some(e) = entry else { continue };
+        let value = e.value.to_string();
+        let ok = match name {
+            "max_idle_latency_us" => matches!(
+                e.value.fields.as_slice(),
+                [crate::tune::Want::Exact(v)] if v.parse::<u32>().is_ok_and(|n| n <= i32::MAX as u32)
+            ),
+            _ => e.value.fields.len() == 1 && word(&value),
+        };
+        if !ok {
+            let why = match name {
+                "max_idle_latency_us" => format!(
+                    "{value:?} is not a latency: microseconds from 0 to 2147483647 (0 leaves only polling)"
+                ),
+                _ => format!("{value:?} is not a single word such as performance"),
+            };
+            return fail(format!("cpu {name}"), e, why);
+        }
+    }
     Ok(())
 }
 
@@ -384,10 +568,130 @@ impl Profile {
             }
         }
         self.sysctl.extend(later.sysctl);
+        self.sysfs.extend(later.sysfs);
+        self.cpu.extend(later.cpu);
         self.ulimits.extend(later.ulimits);
         let from = later.name;
         self.network.merge(later.network, &from);
     }
+
+    /// Whether any setting carries a condition (then the host's facts are read).
+    pub fn has_conditions(&self) -> bool {
+        let entries = self
+            .sysctl
+            .values()
+            .chain(self.sysfs.values())
+            .chain(self.cpu.entries().into_iter().filter_map(|(_, e)| e));
+        entries.into_iter().any(|e| !e.when.is_empty())
+            || self.ulimits.values().any(|e| !e.when.is_empty())
+            || network_entries(&mut self.network.clone())
+                .iter()
+                .any(|e| !e.when.is_empty())
+    }
+
+    /// Whether applying this profile writes kernel settings (and so needs root).
+    pub fn writes_kernel_settings(&self) -> bool {
+        !self.sysctl.is_empty()
+            || !self.sysfs.is_empty()
+            || !self.cpu.is_empty()
+            || !self.network.is_empty()
+    }
+}
+
+impl CpuSettings {
+    /// This profile's own section over the inherited settings (`self`): fields it sets win,
+    /// `{drop: true}` removes an inherited one. The section's and file's conditions go onto
+    /// each of its settings. Returns only the section's own settings, to be absorbed.
+    fn fold(
+        &mut self,
+        section: CpuSection,
+        from: &str,
+        outer: &Conditions,
+    ) -> Result<CpuSettings, String> {
+        let mut when = section.when.clone();
+        when.and(outer);
+        let mut own = CpuSettings {
+            cpus: section.cpus,
+            idle_limit: section.idle_limit,
+            ..CpuSettings::default()
+        };
+        for (name, item, mine, inherited) in [
+            (
+                "governor",
+                section.governor,
+                &mut own.governor,
+                &mut self.governor,
+            ),
+            (
+                "energy_performance_preference",
+                section.energy_performance_preference,
+                &mut own.energy_performance_preference,
+                &mut self.energy_performance_preference,
+            ),
+            (
+                "max_idle_latency_us",
+                section.max_idle_latency_us,
+                &mut own.max_idle_latency_us,
+                &mut self.max_idle_latency_us,
+            ),
+        ] {
+            match item {
+                Some(Item::Set(mut e)) => {
+                    e.from = from.to_string();
+                    e.when.and(&when);
+                    *mine = Some(e);
+                }
+                Some(Item::Drop) if inherited.take().is_none() => {
+                    return Err(format!("cpu {name}"));
+                }
+                Some(Item::Drop) => {}
+                None => {}
+            }
+        }
+        Ok(own)
+    }
+
+    /// A later profile's settings over these, field by field.
+    fn extend(&mut self, later: CpuSettings) {
+        if later.cpus.is_some() {
+            self.cpus = later.cpus;
+        }
+        if later.idle_limit.is_some() {
+            self.idle_limit = later.idle_limit;
+        }
+        for (mine, theirs) in [
+            (&mut self.governor, later.governor),
+            (
+                &mut self.energy_performance_preference,
+                later.energy_performance_preference,
+            ),
+            (&mut self.max_idle_latency_us, later.max_idle_latency_us),
+        ] {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        }
+    }
+}
+
+/// Every leaf of a network section, for attaching conditions and reading them.
+pub fn network_entries(net: &mut Network) -> Vec<&mut SysctlEntry> {
+    let mut out: Vec<&mut SysctlEntry> = Vec::new();
+    out.extend(net.congestion_control.as_mut());
+    out.extend(net.default_qdisc.as_mut());
+    out.extend(net.rps_sock_flow_entries.as_mut());
+    for iface in net.interfaces.values_mut() {
+        out.extend(iface.root_qdisc.as_mut());
+        out.extend(iface.txqueuelen.as_mut());
+        out.extend(iface.channels.values_mut());
+        out.extend(iface.rings.values_mut());
+        out.extend(iface.coalesce.values_mut());
+        out.extend(iface.rps_cpus.as_mut());
+        out.extend(iface.rps_flow_cnt.as_mut());
+        out.extend(iface.xps_cpus.as_mut());
+        out.extend(iface.irq_affinity.as_mut());
+    }
+    out
 }
 
 fn stamp<K: Ord, V>(map: BTreeMap<K, V>, name: &str, set: impl Fn(&mut V, &str)) -> BTreeMap<K, V> {

@@ -10,9 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::host::rlimit::Resource;
 use crate::host::sysctl::SysctlKey;
+use crate::tune::cpu::IdleLimit;
+use crate::tune::sysfs::SysfsKey;
 use crate::tune::{Desired, Want};
 
 use super::network::Network;
+use super::when::Conditions;
 
 /// One profile file.
 #[derive(Debug, Default, Deserialize)]
@@ -27,12 +30,70 @@ pub struct ProfileDoc {
     /// directory, then the built-ins) or an explicit relative file `./x.yaml`.
     #[serde(default, deserialize_with = "includes")]
     pub include: Vec<String>,
+    /// Conditions for every setting of this file (not of its includes).
+    #[serde(default)]
+    pub when: Conditions,
     #[serde(default)]
     pub sysctl: BTreeMap<SysctlKey, Item<SysctlEntry>>,
+    /// Named sysfs attributes (transparent huge pages, NAPI per interface).
+    #[serde(default)]
+    pub sysfs: BTreeMap<SysfsKey, Item<SysctlEntry>>,
+    /// CPU frequency and idle settings.
+    #[serde(default)]
+    pub cpu: Option<CpuSection>,
     #[serde(default, deserialize_with = "ulimits")]
     pub ulimits: BTreeMap<Resource, Item<UlimitEntry>>,
     #[serde(default)]
     pub network: Option<Network>,
+}
+
+/// The `cpu` section: governor, energy-performance preference and an idle-latency limit
+/// for a set of CPUs (every online CPU by default). See [`crate::tune::cpu`].
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuSection {
+    /// Conditions for every setting of the section.
+    #[serde(default, skip_serializing_if = "Conditions::is_empty")]
+    pub when: Conditions,
+    /// A CPU list such as `2-31,34-63`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "cpu_list"
+    )]
+    pub cpus: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governor: Option<Item<SysctlEntry>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_performance_preference: Option<Item<SysctlEntry>>,
+    /// Idle states whose exit latency is above this many microseconds are not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_idle_latency_us: Option<Item<SysctlEntry>>,
+    /// How the latency limit is applied: auto (PM QoS where the kernel has it), pm-qos or
+    /// disable-states.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_limit: Option<IdleLimit>,
+}
+
+fn cpu_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::tune::net::cpus::parse_list(&text)
+        .map_err(|e| de::Error::custom(format!("cpus: {e}")))?;
+    Ok(Some(text))
+}
+
+impl Serialize for Item<SysctlEntry> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Item::Set(e) => e.serialize(s),
+            Item::Drop => {
+                use serde::ser::SerializeMap;
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("drop", &true)?;
+                m.end()
+            }
+        }
+    }
 }
 
 /// An entry of a profile's `sysctl` or `ulimits` section: a setting, or `{drop: true}` to
@@ -174,6 +235,9 @@ pub struct SysctlEntry {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "is_false")]
     pub optional: bool,
+    /// Conditions on the host for this setting (its own, its section's and its file's).
+    #[serde(skip_serializing_if = "Conditions::is_empty")]
+    pub when: Conditions,
     /// The profile this entry came from after includes are resolved.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub from: String,
@@ -190,6 +254,8 @@ pub struct UlimitEntry {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "is_false")]
     pub optional: bool,
+    #[serde(skip_serializing_if = "Conditions::is_empty")]
+    pub when: Conditions,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub from: String,
 }
@@ -297,8 +363,8 @@ impl<'de> Deserialize<'de> for Value {
     }
 }
 
-const ENTRY_FIELDS: &[&str] = &["value", "reason", "optional"];
-const ITEM_FIELDS: &[&str] = &["value", "reason", "optional", "drop"];
+const ENTRY_FIELDS: &[&str] = &["value", "reason", "optional", "when"];
+const ITEM_FIELDS: &[&str] = &["value", "reason", "optional", "when", "drop"];
 
 /// Reads a sysctl (or network) entry; `drop` is accepted only where `allow_drop`.
 struct EntryVisitor {
@@ -337,12 +403,14 @@ impl<'de> Visitor<'de> for EntryVisitor {
         let mut value = None;
         let mut reason = None;
         let mut optional = false;
+        let mut when = Conditions::default();
         let mut drop = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "value" => value = Some(map.next_value::<Value>()?.0),
                 "reason" => reason = Some(map.next_value::<Text>()?.0),
                 "optional" => optional = map.next_value::<bool>()?,
+                "when" => when = map.next_value::<Conditions>()?,
                 "drop" if self.allow_drop => drop = Some(map.next_value::<bool>()?),
                 other => return Err(de::Error::unknown_field(other, fields)),
             }
@@ -360,6 +428,7 @@ impl<'de> Visitor<'de> for EntryVisitor {
                 value,
                 reason,
                 optional,
+                when,
                 from: String::new(),
             })),
         }
@@ -389,6 +458,7 @@ impl SysctlEntry {
             value,
             reason: None,
             optional: false,
+            when: Conditions::default(),
             from: String::new(),
         })
     }
@@ -491,7 +561,9 @@ impl<'de> Deserialize<'de> for Limit {
     }
 }
 
-const ULIMIT_FIELDS: &[&str] = &["soft", "hard", "value", "reason", "optional", "drop"];
+const ULIMIT_FIELDS: &[&str] = &[
+    "soft", "hard", "value", "reason", "optional", "when", "drop",
+];
 
 /// Reads the entry of one resource, checking its range and soft <= hard where it stands.
 struct UlimitSeed(Resource);
@@ -505,7 +577,7 @@ impl<'de> de::DeserializeSeed<'de> for UlimitSeed {
 
 impl UlimitSeed {
     fn both<E: de::Error>(&self, want: Want) -> Result<Item<UlimitEntry>, E> {
-        self.entry(want.clone(), want, None, false)
+        self.entry(want.clone(), want, None, false, Conditions::default())
     }
 
     fn entry<E: de::Error>(
@@ -514,6 +586,7 @@ impl UlimitSeed {
         hard: Want,
         reason: Option<String>,
         optional: bool,
+        when: Conditions,
     ) -> Result<Item<UlimitEntry>, E> {
         for want in [&soft, &hard] {
             check_limit(self.0, want).map_err(E::custom)?;
@@ -524,6 +597,7 @@ impl UlimitSeed {
             hard,
             reason,
             optional,
+            when,
             from: String::new(),
         }))
     }
@@ -553,6 +627,7 @@ impl<'de> Visitor<'de> for UlimitSeed {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let (mut soft, mut hard, mut reason, mut optional) = (None, None, None, false);
+        let mut when = Conditions::default();
         let mut drop = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
@@ -565,6 +640,7 @@ impl<'de> Visitor<'de> for UlimitSeed {
                 }
                 "reason" => reason = Some(map.next_value::<Text>()?.0),
                 "optional" => optional = map.next_value::<bool>()?,
+                "when" => when = map.next_value::<Conditions>()?,
                 "drop" => drop = Some(map.next_value::<bool>()?),
                 other => return Err(de::Error::unknown_field(other, ULIMIT_FIELDS)),
             }
@@ -588,7 +664,7 @@ impl<'de> Visitor<'de> for UlimitSeed {
             (Some(one), None) | (None, Some(one)) => (one.clone(), one),
             (None, None) => return Err(de::Error::missing_field("soft")),
         };
-        self.entry(soft, hard, reason, optional)
+        self.entry(soft, hard, reason, optional, when)
     }
 }
 

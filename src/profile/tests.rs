@@ -314,3 +314,140 @@ fn a_bad_user_file_is_left_out_of_the_list_with_a_reason() {
             .any(|p| p.contains("zero.yaml") && p.contains("symbolic link"))
     );
 }
+
+#[test]
+fn a_files_conditions_reach_only_its_own_settings() {
+    let (_dir, catalog) = catalog_with(&[
+        (
+            "base",
+            "sysctl: {vm.swappiness: 10}\ncpu:\n  governor: performance\n",
+        ),
+        (
+            "metal",
+            "include: [base]\nwhen: {virtualization: none}\nsysctl:\n  kernel.nmi_watchdog: 0\n  kernel.timer_migration: {value: 0, when: {cpus: \">=4\"}}\ncpu:\n  when: {numa_nodes: \">1\"}\n  max_idle_latency_us: 10\n",
+        ),
+    ]);
+    let p = catalog.load("metal").unwrap();
+    let when = |e: &SysctlEntry| yaml_serde::to_string(&e.when).unwrap();
+    let key = |k: &str| SysctlKey::parse(k).unwrap();
+    assert!(
+        p.sysctl[&key("vm.swappiness")].when.is_empty(),
+        "included: no condition"
+    );
+    assert_eq!(
+        when(&p.sysctl[&key("kernel.nmi_watchdog")]).trim(),
+        "virtualization: none"
+    );
+    let both = when(&p.sysctl[&key("kernel.timer_migration")]);
+    assert!(
+        both.contains("cpus: '>=4'") && both.contains("virtualization: none"),
+        "{both}"
+    );
+    assert!(p.cpu.governor.as_ref().unwrap().when.is_empty());
+    let idle = when(p.cpu.max_idle_latency_us.as_ref().unwrap());
+    assert!(
+        idle.contains("numa_nodes") && idle.contains("virtualization"),
+        "{idle}"
+    );
+    assert!(p.has_conditions());
+    assert!(!catalog.load("base").unwrap().has_conditions());
+}
+
+#[test]
+fn cpu_settings_merge_field_by_field_and_drop_like_sysctls() {
+    let (_dir, catalog) = catalog_with(&[
+        (
+            "base",
+            "cpu:\n  cpus: \"0-3\"\n  governor: performance\n  max_idle_latency_us: 10\n",
+        ),
+        (
+            "child",
+            "include: [base]\ncpu:\n  governor: schedutil\n  max_idle_latency_us: {drop: true}\n",
+        ),
+        ("orphan", "cpu:\n  governor: {drop: true}\n"),
+    ]);
+    let p = catalog.load("child").unwrap();
+    assert_eq!(
+        p.cpu.governor.as_ref().unwrap().value.to_string(),
+        "schedutil"
+    );
+    assert_eq!(p.cpu.governor.as_ref().unwrap().from, "child");
+    assert!(p.cpu.max_idle_latency_us.is_none());
+    assert_eq!(
+        p.cpu.cpus.as_deref(),
+        Some("0-3"),
+        "the CPU set is inherited"
+    );
+    let e = error_of(catalog.load("orphan"));
+    assert!(
+        e.contains("cpu governor: drop: true, but no included profile sets it"),
+        "{e}"
+    );
+}
+
+#[test]
+fn new_sections_refuse_what_no_kernel_takes_with_the_place_and_the_fix() {
+    let (_dir, catalog) = catalog_with(&[
+        (
+            "path",
+            "sysfs:\n  /sys/kernel/mm/transparent_hugepage/enabled: never\n",
+        ),
+        (
+            "word",
+            "sysfs:\n  transparent_hugepage/enabled: sometimes\n",
+        ),
+        ("nap", "sysfs:\n  net/eth0/napi_defer_hard_irqs: -1\n"),
+        ("lat", "cpu:\n  max_idle_latency_us: soon\n"),
+        ("gov", "cpu:\n  governor: \"perf ormance\"\n"),
+        ("cpus", "cpu:\n  cpus: \"0-x\"\n  governor: performance\n"),
+        ("listen", "sysctl:\n  net.core.somaxconn: listeners\n"),
+        (
+            "when",
+            "sysctl:\n  vm.swappiness: {value: 10, when: {virtualisation: none}}\n",
+        ),
+        ("cpukey", "cpu:\n  frequency: 3000000\n"),
+    ]);
+    for (name, expect) in [
+        ("path", "not a sysfs setting hostperf knows"),
+        ("word", "is not one of always, madvise, never"),
+        ("nap", "not a whole number"),
+        ("lat", "is not a latency"),
+        ("gov", "not a single word"),
+        ("cpus", "cpus:"),
+        (
+            "listen",
+            "`listeners` is a value only net.ipv4.ip_local_reserved_ports takes",
+        ),
+        ("when", "unknown field `virtualisation`"),
+        ("cpukey", "unknown field `frequency`"),
+    ] {
+        let e = error_of(catalog.load(name));
+        assert!(e.contains(expect), "{name}: {e}");
+    }
+}
+
+#[test]
+fn compose_builds_one_profile_from_layers() {
+    let catalog = Catalog::new("/nonexistent");
+    let p = catalog
+        .compose(
+            "recommended",
+            &["latency-profile".to_string(), "nat-node".to_string()],
+        )
+        .unwrap();
+    assert_eq!(p.name, "recommended");
+    assert!(p.resolved_from.contains(&"nat-node".to_string()));
+    assert!(
+        p.sysctl
+            .contains_key(&SysctlKey::parse("net.ipv4.neigh.default.gc_thresh3").unwrap())
+    );
+    let one = catalog
+        .compose("recommended", &["latency-profile".to_string()])
+        .unwrap();
+    assert_eq!(one.name, "latency-profile");
+    assert!(
+        catalog
+            .compose("recommended", &["../x".to_string(), "y".to_string()])
+            .is_err()
+    );
+}

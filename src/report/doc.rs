@@ -112,6 +112,24 @@ pub struct ApplyDoc {
     /// Files written for --persist (or, on a dry run, that would be).
     pub persisted: Vec<PersistedFile>,
     pub warnings: Vec<String>,
+    /// What the operator should know that is not a problem (e.g. systemd not running).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schemars(default)]
+    pub notes: Vec<String>,
+    /// With `apply --boot`: the saved profile applied, and the interface with `--iface`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(default)]
+    pub reapplied: Option<Reapplied>,
+}
+
+/// The saved profile `apply --boot` applied.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Reapplied {
+    /// The file it was read from (/etc/hostperf/applied.yaml).
+    pub from: String,
+    /// With `--iface NAME`: the only interface whose settings were applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iface: Option<String>,
 }
 
 /// One setting apply wrote.
@@ -358,4 +376,15 @@ pub struct UlimitEntrySchema {
     #[serde(default)]
     pub optional: bool,
     pub from: String,
+}
+
+/// `hostperf recommend -o json`: the profile chosen for this host, the facts and signals
+/// it was chosen from, and the plan of applying it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RecommendDoc<'a> {
+    pub schema_version: u32,
+    pub recommendation: &'a crate::recommend::Recommendation,
+    pub facts: &'a crate::profile::facts::HostFacts,
+    pub signals: &'a crate::recommend::Signals,
+    pub plan: PlanDoc<'a>,
 }

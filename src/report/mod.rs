@@ -9,6 +9,7 @@ pub mod check;
 pub mod doc;
 pub mod plan;
 pub mod profile;
+pub mod recommend;
 pub mod schemas;
 pub mod table;
 

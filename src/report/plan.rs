@@ -136,14 +136,22 @@ pub fn apply_table(doc: &ApplyDoc, style: Style) -> String {
             without_name(&row.setting, &row.reason).into(),
         ]);
     }
-    let summary = match &doc.snapshot_id {
-        None => format!(
-            "{}: nothing changed; the host already matches\n",
-            doc.profile
-        ),
-        Some(id) => format!(
-            "{}: changed {} setting(s); the previous values are in snapshot {id} (undo: hostperf rollback)\n",
+    let what = match &doc.reapplied {
+        Some(r) => format!(
+            "{} (saved in {}{})",
             doc.profile,
+            r.from,
+            r.iface
+                .as_deref()
+                .map(|i| format!(", interface {i}"))
+                .unwrap_or_default()
+        ),
+        None => doc.profile.clone(),
+    };
+    let summary = match &doc.snapshot_id {
+        None => format!("{what}: nothing changed; the host already matches\n"),
+        Some(id) => format!(
+            "{what}: changed {} setting(s); the previous values are in snapshot {id} (undo: hostperf rollback)\n",
             doc.changed.len()
         ),
     };

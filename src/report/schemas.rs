@@ -68,6 +68,16 @@ pub fn all() -> Vec<(&'static str, &'static str, Schema)> {
             schema::<ProfilesDiffDoc>("hostperf profiles diff"),
         ),
         (
+            "status",
+            "hostperf status -o json",
+            schema::<crate::status::Status>("hostperf status"),
+        ),
+        (
+            "recommend",
+            "hostperf recommend -o json",
+            schema::<RecommendDoc<'static>>("hostperf recommend"),
+        ),
+        (
             "diagnose",
             "hostperf diagnose -o json",
             schema::<crate::diagnose::model::Report>("hostperf diagnose"),

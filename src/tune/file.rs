@@ -1,5 +1,6 @@
 //! Whole-file knobs for the files hostperf writes to persist settings
-//! (/etc/sysctl.d, /etc/security/limits.d, systemd drop-ins). Absent is a value.
+//! (/etc/sysctl.d, /etc/security/limits.d, systemd drop-ins, the saved profile the boot
+//! unit applies). Absent is a value.
 //!
 //! These are the only files outside its state directory that apply and rollback write, so
 //! the set is closed: [`is_managed`] says whether a path is one of them, and the journal
@@ -17,6 +18,9 @@ pub const SYSCTL_FILE: &str = "/etc/sysctl.d/90-hostperf.conf";
 pub const LIMITS_FILE: &str = "/etc/security/limits.d/90-hostperf.conf";
 /// `DefaultLimit*=` for every systemd service.
 pub const SYSTEMD_MANAGER_FILE: &str = "/etc/systemd/system.conf.d/90-hostperf.conf";
+/// The resolved profile `apply --persist` saves, which hostperf-apply.service applies at
+/// boot and hostperf-iface@.service to each interface as it appears.
+pub const APPLIED_FILE: &str = "/etc/hostperf/applied.yaml";
 /// The file name of every drop-in.
 const DROP_IN: &str = "90-hostperf.conf";
 
@@ -37,10 +41,10 @@ pub fn is_unit_name(unit: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || ":-_.@\\".contains(c))
 }
 
-/// Whether `path` is a file `apply --persist` writes: the three fixed files or a unit
+/// Whether `path` is a file `apply --persist` writes: the four fixed files or a unit
 /// drop-in with a valid unit name.
 pub fn is_managed(path: &Path) -> bool {
-    if [SYSCTL_FILE, LIMITS_FILE, SYSTEMD_MANAGER_FILE]
+    if [SYSCTL_FILE, LIMITS_FILE, SYSTEMD_MANAGER_FILE, APPLIED_FILE]
         .iter()
         .any(|f| path == Path::new(f))
     {
@@ -55,9 +59,13 @@ pub fn is_managed(path: &Path) -> bool {
 }
 
 /// The directory hostperf may create before writing `path`: a systemd drop-in directory
-/// (`system.conf.d`, `UNIT.d`), as `systemctl edit` does. Others must exist.
+/// (`system.conf.d`, `UNIT.d`), as `systemctl edit` does, and /etc/hostperf (the package
+/// creates it; a hand-installed binary may not have it). Others must exist.
 pub fn creatable_dir(path: &Path) -> Option<&Path> {
     let dir = path.parent()?;
+    if path == Path::new(APPLIED_FILE) {
+        return Some(dir);
+    }
     let name = dir.file_name()?.to_str()?;
     (is_managed(path) && path != Path::new(SYSCTL_FILE) && path != Path::new(LIMITS_FILE))
         .then_some(dir)
@@ -101,6 +109,7 @@ mod tests {
             SYSCTL_FILE,
             LIMITS_FILE,
             SYSTEMD_MANAGER_FILE,
+            APPLIED_FILE,
             "/etc/systemd/system/nginx.service.d/90-hostperf.conf",
             "/etc/systemd/system/getty@tty1.service.d/90-hostperf.conf",
         ] {
@@ -109,6 +118,8 @@ mod tests {
         for bad in [
             "/etc/cron.d/x",
             "/etc/sysctl.d/91-hostperf.conf",
+            "/etc/hostperf/profiles/x.yaml",
+            "/etc/hostperf/applied.yml",
             "/etc/systemd/system/../../cron.d/x.d/90-hostperf.conf",
             "/etc/systemd/system/a/b.service.d/90-hostperf.conf",
             "/etc/systemd/system/.service.d/90-hostperf.conf",
@@ -122,5 +133,9 @@ mod tests {
             Some(Path::new("/etc/systemd/system.conf.d"))
         );
         assert_eq!(creatable_dir(Path::new(SYSCTL_FILE)), None);
+        assert_eq!(
+            creatable_dir(Path::new(APPLIED_FILE)),
+            Some(Path::new("/etc/hostperf"))
+        );
     }
 }

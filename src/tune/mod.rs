@@ -2,11 +2,16 @@
 //! value, write a new one. Values are text, as the kernel shows them, so the plan, the
 //! journal and rollback treat every kind alike.
 
+mod attr;
+pub mod cpu;
 mod desired;
+pub mod dirty;
 pub mod file;
 pub mod net;
+pub mod ports;
 pub mod rlimit;
 pub mod sysctl;
+pub mod sysfs;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -37,6 +42,10 @@ pub enum Knob {
         path: PathBuf,
     },
     Net(crate::tune::net::NetKnob),
+    /// A CPU power file: governor, energy-performance preference, idle latency.
+    Cpu(cpu::CpuKnob),
+    /// A named sysfs attribute (transparent huge pages, per-interface NAPI settings).
+    Sysfs(sysfs::SysfsKnob),
 }
 
 impl Knob {
@@ -51,16 +60,21 @@ impl Knob {
             Knob::Rlimit { .. } => "ulimit",
             Knob::File { .. } => "file",
             Knob::Net(n) => n.kind(),
+            Knob::Cpu(_) => "cpu",
+            Knob::Sysfs(_) => "sysfs",
         }
     }
 
     /// The current value; `Ok(None)` for a managed file that does not exist.
     pub fn read(&self, host: &Host) -> Result<Option<String>, TuneError> {
         match self {
+            Knob::Sysctl { key } if dirty::is_pair(key) => dirty::read(host, key).map(Some),
             Knob::Sysctl { key } => sysctl::read(host, key).map(Some),
             Knob::Rlimit { pid, resource, .. } => rlimit::read(host, *pid, *resource).map(Some),
             Knob::File { path } => file::read(host, path),
             Knob::Net(n) => n.read(host).map(Some),
+            Knob::Cpu(c) => c.read(host).map(Some),
+            Knob::Sysfs(s) => s.read(host).map(Some),
         }
     }
 
@@ -72,11 +86,14 @@ impl Knob {
                 ErrorKind::Rejected,
                 format!("{knob}: has no absent state to restore"),
             )),
+            (Knob::Sysctl { key }, Some(v)) if dirty::is_pair(key) => dirty::write(host, key, v),
             (Knob::Sysctl { key }, Some(v)) => sysctl::write(host, key, v),
             (Knob::Rlimit { pid, resource, .. }, Some(v)) => {
                 rlimit::write(host, *pid, *resource, v)
             }
             (Knob::Net(n), Some(v)) => n.write(host, v),
+            (Knob::Cpu(c), Some(v)) => c.write(host, v),
+            (Knob::Sysfs(s), Some(v)) => s.write(host, v),
         }
     }
 
@@ -86,7 +103,60 @@ impl Knob {
         match self {
             Knob::Sysctl { key } => crate::tune::net::validate_sysctl(host, key, value),
             Knob::Net(n) => n.validate(host, value),
+            Knob::Cpu(c) => c.validate(host, value),
+            Knob::Sysfs(s) => s.validate(host, value),
             Knob::Rlimit { .. } | Knob::File { .. } => Ok(()),
+        }
+    }
+
+    /// Whether `current` (normalised) meets `desired`, by this knob's meaning where a plain
+    /// field comparison would be wrong: a resume-latency limit (0 is no limit), a writeback
+    /// limit whose partner is in force (`ratio 20` never meets a bytes value).
+    pub fn meets(&self, desired: &Desired, current: &str) -> bool {
+        match self {
+            Knob::Cpu(c) => c
+                .meets(desired, current)
+                .unwrap_or_else(|| desired.is_met_by(current)),
+            _ => desired.is_met_by(current),
+        }
+    }
+
+    /// The value to write for `desired` given `current`; see [`Desired::target`].
+    pub fn target(&self, desired: &Desired, current: &str) -> Result<String, String> {
+        match self {
+            Knob::Cpu(c) => match c.target(desired) {
+                Some(t) => Ok(t),
+                None => Ok(desired.to_string()),
+            },
+            // A port list is one value, empty when nothing is reserved.
+            Knob::Sysctl { key } if key.to_string() == ports::KEY => Ok(desired.to_string()),
+            // The partner is in force: this key is 0 until written.
+            Knob::Sysctl { key } if dirty::is_pair(key) && current.contains(' ') => {
+                desired.target("0")
+            }
+            _ => desired.target(current),
+        }
+    }
+
+    /// The file a write goes to, for the privilege check before apply (sysctls, CPU and
+    /// sysfs attributes).
+    pub fn write_path(&self) -> Option<PathBuf> {
+        match self {
+            Knob::Sysctl { key } => Some(key.proc_path()),
+            Knob::Cpu(c) => Some(PathBuf::from(c.path())),
+            Knob::Sysfs(s) => Some(PathBuf::from(s.path())),
+            Knob::Rlimit { .. } | Knob::File { .. } | Knob::Net(_) => None,
+        }
+    }
+
+    /// Whether the setting belongs to the network namespace it was applied in (net.*
+    /// sysctls, NIC settings, an interface's sysfs attributes).
+    pub fn is_per_netns(&self) -> bool {
+        match self {
+            Knob::Sysctl { key } => key.top() == "net",
+            Knob::Net(_) => true,
+            Knob::Sysfs(s) => s.iface.is_some(),
+            Knob::Rlimit { .. } | Knob::File { .. } | Knob::Cpu(_) => false,
         }
     }
 
@@ -107,13 +177,16 @@ impl Knob {
                 }
                 _ => None,
             },
-            Knob::Rlimit { .. } | Knob::File { .. } => None,
+            Knob::Sysfs(s) => s.iface.as_deref(),
+            Knob::Rlimit { .. } | Knob::File { .. } | Knob::Cpu(_) => None,
         }
     }
 
     /// Whether a journal entry naming this knob is one a profile could have produced: a
     /// sysctl key that passes [`SysctlKey::parse`] (checked when it is read), a file among
-    /// those `--persist` writes, a valid interface name and parameter, a real pid. Rollback
+    /// those `--persist` writes, a valid interface name and parameter, a real pid, a CPU
+    /// number and idle state a kernel can have, a catalogued sysfs attribute (with an
+    /// interface exactly when it is per interface). Rollback
     /// writes what a snapshot names as root, so anything else is refused.
     pub fn check_journaled(&self) -> Result<(), String> {
         match self {
@@ -132,11 +205,12 @@ impl Knob {
                     Ok(())
                 } else {
                     Err(format!(
-                        "{}: not a file `apply --persist` writes ({}, {}, {} or /etc/systemd/system/UNIT.d/90-hostperf.conf)",
+                        "{}: not a file `apply --persist` writes ({}, {}, {}, {} or /etc/systemd/system/UNIT.d/90-hostperf.conf)",
                         path.display(),
                         file::SYSCTL_FILE,
                         file::LIMITS_FILE,
-                        file::SYSTEMD_MANAGER_FILE
+                        file::SYSTEMD_MANAGER_FILE,
+                        file::APPLIED_FILE
                     ))
                 }
             }
@@ -158,6 +232,8 @@ impl Knob {
                     Err(format!("{n}: not an ethtool parameter hostperf sets"))
                 }
             }
+            Knob::Cpu(c) => c.check_journaled(),
+            Knob::Sysfs(s) => s.check_journaled(),
         }
     }
 
@@ -188,6 +264,8 @@ impl fmt::Display for Knob {
             }
             Knob::File { path } => write!(f, "{}", path.display()),
             Knob::Net(n) => write!(f, "{n}"),
+            Knob::Cpu(c) => write!(f, "{c}"),
+            Knob::Sysfs(s) => write!(f, "{s}"),
         }
     }
 }

@@ -198,3 +198,48 @@ pub fn tree_values(root: &Path) -> BTreeMap<PathBuf, String> {
         .map(|(p, bytes)| (p, normalize(&String::from_utf8_lossy(&bytes))))
         .collect()
 }
+
+/// `systemd-analyze verify` of unit files from contrib/systemd, each given as (file, name to
+/// verify it as: an instance for a template), with `/usr/bin/hostperf` replaced by the
+/// binary under test (verify checks that ExecStart exists). Any warning fails, not only
+/// errors. Prints SKIP for `test` where systemd-analyze is missing or cannot run here.
+pub fn verify_units(test: &str, units: &[(&str, &str)]) {
+    let installed = Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        skip(
+            test,
+            "systemd-analyze is not installed (Debian package systemd; scripts/test.sh installs it)",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let contrib = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/systemd");
+    let paths: Vec<PathBuf> = units
+        .iter()
+        .map(|(file, name)| {
+            let text = std::fs::read_to_string(contrib.join(file)).unwrap();
+            let path = dir.path().join(name);
+            std::fs::write(&path, text.replace("/usr/bin/hostperf", bin())).unwrap();
+            path
+        })
+        .collect();
+    // The man pages are installed by the package, not on this machine.
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .args(&paths)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("Failed to initialize") || err.contains("Failed to setup") {
+        skip(test, &format!("systemd-analyze cannot run here: {err}"));
+        return;
+    }
+    assert!(
+        out.status.success() && err.trim().is_empty(),
+        "systemd-analyze verify:\n{}",
+        describe(&out)
+    );
+}

@@ -169,8 +169,28 @@ const ROOT_SECTIONS: &[(&str, &[(&str, &str)])] = &[
                 "User profiles, found before the built-in ones of the same name.",
             ),
             (
+                "/etc/hostperf/applied.yaml",
+                "The profile apply --persist saved, includes resolved: hostperf-apply.service applies it at every boot (apply --boot), hostperf-iface@.service to each interface that appears. rollback removes it.",
+            ),
+            (
+                "/etc/sysctl.d/90-hostperf.conf",
+                "The exact sysctl values apply --persist wrote, for systemd-sysctl at boot; bounds are applied by hostperf-apply.service instead.",
+            ),
+            (
+                "/etc/security/limits.d/90-hostperf.conf, /etc/systemd/system.conf.d/90-hostperf.conf, /etc/systemd/system/UNIT.d/90-hostperf.conf",
+                "The ulimits apply --persist wrote, for login sessions and for systemd services.",
+            ),
+            (
                 "/var/lib/hostperf/",
                 "Snapshots of the values an apply replaced (for rollback) and the apply lock.",
+            ),
+            (
+                "/usr/lib/systemd/system/hostperf-apply.service",
+                "Applies /etc/hostperf/applied.yaml at boot, before the network is configured; enabled on install, does nothing until a profile is saved.",
+            ),
+            (
+                "/usr/lib/systemd/system/hostperf-iface@.service, /usr/lib/udev/rules.d/90-hostperf.rules",
+                "When a network interface appears, udev starts hostperf-iface@NAME.service, which applies the saved profile's settings for that interface.",
             ),
             (
                 "/lib/systemd/system/hostperf-metrics@.timer",
@@ -178,7 +198,7 @@ const ROOT_SECTIONS: &[(&str, &[(&str, &str)])] = &[
             ),
             (
                 "/usr/share/doc/hostperf/",
-                "The documentation: profiles, check, diagnose, network settings, packaging and fleet use (Ansible, Prometheus).",
+                "The documentation: profiles, check, diagnose, network settings, persistence across reboots, packaging and fleet use (Ansible, Prometheus).",
             ),
         ],
     ),
