@@ -56,10 +56,12 @@ impl Machine {
             .expect("unshare")
     }
 
+    /// Runs `argv`, which must exit 0; its standard output, then its standard error (the
+    /// notes and warnings), as one text: this test asserts what is said, tests/ux.rs where.
     fn ok(&self, ns: &Netns, argv: &[&str]) -> String {
         let out = self.run(ns, argv);
         assert_eq!(out.status.code(), Some(0), "{argv:?}:\n{}", describe(&out));
-        stdout(&out)
+        format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr))
     }
 }
 
@@ -305,13 +307,20 @@ network:
         ),
     );
     let profile = profile.to_str().unwrap();
-    let out = machine.ok(&ns, &[bin(), "apply", "--file", profile, "--persist"]);
+    let run = machine.run(&ns, &[bin(), "apply", "--file", profile, "--persist"]);
+    assert_eq!(run.status.code(), Some(0), "{}", describe(&run));
+    let out = stdout(&run);
     assert!(
         out.contains("persisted: /etc/hostperf/applied.yaml"),
         "{out}"
     );
+    // Notes go to standard error.
     if !Path::new("/run/systemd/system").is_dir() {
-        assert!(out.contains("systemd is not running here"), "{out}");
+        assert!(
+            String::from_utf8_lossy(&run.stderr).contains("systemd is not running here"),
+            "{}",
+            describe(&run)
+        );
     }
     let tuned_a = state(&ns, "va0");
     let tuned_b = state(&ns, "vb0");

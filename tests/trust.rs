@@ -503,10 +503,14 @@ fn every_persisted_file_parses_back_to_exactly_the_plans_settings() {
             .filter_map(|i| {
                 // sysctl.d holds the profile's exact values; a bound (`>=`, `<=`) has no
                 // sysctl.d form and is applied at boot from the saved profile.
-                let mut fields = Vec::new();
-                for field in i["desired"].as_array()? {
-                    fields.push(field.get("exact")?.as_str()?);
+                let desired = i["desired"].as_str()?;
+                if desired
+                    .split_whitespace()
+                    .any(|f| f.starts_with(">=") || f.starts_with("<="))
+                {
+                    return None;
                 }
+                let fields: Vec<&str> = desired.split_whitespace().collect();
                 match i["action"].as_str()? {
                     "change" | "already-set" => {}
                     _ => return None,

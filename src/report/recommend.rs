@@ -35,7 +35,10 @@ pub fn recommend_text(r: &Recommendation, plan: &Plan, style: Style) -> String {
             r.includes().join(", ")
         )
     };
-    out.push_str(&prose(&format!("\nThe plan of applying it ({apply}):\n\n"), style));
+    out.push_str(&prose(
+        &format!("\nThe plan of applying it ({apply}):\n\n"),
+        style,
+    ));
     out.push_str(&super::plan::plan_table(plan, style));
     out
 }

@@ -83,13 +83,16 @@ fn profiles_diff_compares_resolved_keys() {
             .unwrap_or_else(|| panic!("{key} missing: {doc:#}"))
             .clone()
     };
-    let ratio = find("vm.dirty_ratio");
+    let dirty = find("vm.dirty_bytes");
     assert_eq!(
-        (ratio["a"].as_str(), ratio["b"].as_str()),
-        (Some("10"), Some("40"))
+        (dirty["a"].as_str(), dirty["b"].as_str()),
+        (Some("268435456"), Some("1073741824"))
     );
-    let busy = find("net.core.busy_poll");
-    assert_eq!((busy["a"].as_str(), busy["b"].as_str()), (Some("50"), None));
+    let timers = find("kernel.timer_migration");
+    assert_eq!(
+        (timers["a"].as_str(), timers["b"].as_str()),
+        (Some("0"), None)
+    );
     assert!(
         doc["same"].as_u64().unwrap() > 5,
         "api-base keys both include"
@@ -111,10 +114,10 @@ fn profiles_diff_compares_resolved_keys() {
         text.starts_with("A: latency-profile, B: throughput-profile\n"),
         "{text}"
     );
-    let row = text.lines().find(|l| l.contains("vm.dirty_ratio")).unwrap();
+    let row = text.lines().find(|l| l.contains("vm.dirty_bytes")).unwrap();
     assert_eq!(
         row.split_whitespace().collect::<Vec<_>>(),
-        ["sysctl", "vm.dirty_ratio", "10", "40"]
+        ["sysctl", "vm.dirty_bytes", "268435456", "1073741824"]
     );
 }
 

@@ -105,6 +105,12 @@ fn every_json_output_matches_its_schema() {
     ]);
     validate("apply", &applied);
     assert_eq!(json(&applied)["dry_run"], false);
+    let status = h.run(&["status", "-o", "json"]);
+    validate("status", &status);
+    assert_eq!(json(&status)["applied"]["profile"], "throughput-profile");
+    let recommend = h.run(&["recommend", "-o", "json"]);
+    validate("recommend", &recommend);
+    assert!(json(&recommend)["plan"]["items"].is_array());
     let id = json(&applied)["snapshot_id"].as_str().unwrap().to_string();
     validate(
         "rollback-list",

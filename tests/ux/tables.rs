@@ -109,7 +109,7 @@ fn apply_rollback_and_diff_fit_80_and_120_column_terminals() {
         .unwrap();
         assert_eq!(got, 1, "{text}");
         let keys = vec![
-            "vm.dirty_ratio".to_string(),
+            "vm.dirty_bytes".to_string(),
             "net.core.rmem_max".to_string(),
         ];
         assert_fits(&format!("profiles diff at {cols}"), cols, &text, &keys);
@@ -194,7 +194,7 @@ fn plan_and_check_share_columns_and_detail_says_only_what_they_do_not() {
     assert!(swappiness.starts_with("fail "), "{swappiness}");
     assert!(!check.contains("profile wants"), "{check}");
     assert!(
-        swappiness.contains("Keeps the API's pages in memory"),
+        swappiness.contains("Reclaim drops page cache"),
         "the reason, not the values again: {swappiness}"
     );
     // A row's detail does not start with its own name again.
