@@ -24,7 +24,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Options every command takes, listed under their own heading in each command's help.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Read and write /proc and /sys below DIR instead of `/` (a fixture tree or a capture).
     #[arg(long, global = true, env = "HOSTPERF_ROOT", value_name = "DIR")]
