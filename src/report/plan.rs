@@ -149,7 +149,13 @@ pub fn apply_table(doc: &ApplyDoc, style: Style) -> String {
         None => doc.profile.clone(),
     };
     let summary = match &doc.snapshot_id {
-        None => format!("{what}: nothing changed; the host already matches\n"),
+        None if doc.skipped.is_empty() => {
+            format!("{what}: nothing changed; the host already matches\n")
+        }
+        None => format!(
+            "{what}: nothing changed: no setting that applies here differs ({} skipped, above)\n",
+            doc.skipped.len()
+        ),
         Some(id) => format!(
             "{what}: changed {} setting(s); the previous values are in snapshot {id} (undo: hostperf rollback)\n",
             doc.changed.len()
