@@ -317,7 +317,16 @@ impl Host {
 
     /// Names in a directory, sorted; an absent directory is empty.
     pub fn list_dir(&self, abs: impl AsRef<Path>) -> Result<Vec<String>, HostError> {
-        let abs = abs.as_ref();
+        self.names_where(abs.as_ref(), |_| true)
+    }
+
+    /// The sorted names of the entries of a directory that `keep` accepts; an absent
+    /// directory has none.
+    fn names_where(
+        &self,
+        abs: &Path,
+        keep: impl Fn(&fs::DirEntry) -> bool,
+    ) -> Result<Vec<String>, HostError> {
         let entries = match fs::read_dir(self.resolve("list", abs)?) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -326,7 +335,9 @@ impl Host {
         let mut names = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| HostError::new("list", abs, e))?;
-            names.push(entry.file_name().to_string_lossy().into_owned());
+            if keep(&entry) {
+                names.push(entry.file_name().to_string_lossy().into_owned());
+            }
         }
         names.sort();
         Ok(names)
@@ -378,21 +389,7 @@ impl Host {
     pub fn list_subdirs(&self, abs: impl AsRef<Path>) -> Result<Vec<String>, HostError> {
         let abs = abs.as_ref();
         self.injected("list", abs)?;
-        let path = self.resolve("list", abs)?;
-        let entries = match fs::read_dir(path) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(HostError::new("list", abs, e)),
-        };
-        let mut names = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| HostError::new("list", abs, e))?;
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                names.push(entry.file_name().to_string_lossy().into_owned());
-            }
-        }
-        names.sort();
-        Ok(names)
+        self.names_where(abs, |entry| entry.file_type().is_ok_and(|t| t.is_dir()))
     }
 
     pub fn read_link(&self, abs: impl AsRef<Path>) -> Result<PathBuf, HostError> {
