@@ -247,7 +247,9 @@ def measured(bench, profile_names, key, current):
         run = run or next((r for r in runs if f"{r['scenario']}/{r['arm']}" == arm), None)
         if run and run.get("p99_ms"):
             a, b = run["p99_ms"]
-            parts.append(f"{arm}, p99 {a:.2f} -> {b:.2f} ms ({v.get('verdict')})")
+            why = ", ".join(run.get("why") or [])
+            verdict = f"{v.get('verdict')}: {why}" if why else v.get("verdict")
+            parts.append(f"{arm}, p99 {a:.2f} -> {b:.2f} ms ({verdict})")
     text = "measured: " + "; ".join(parts) if parts else "measured, no verdict"
     if str(found.get("value")) != str(current):
         text += f" [with the earlier value {found.get('value')}]"
