@@ -8,6 +8,10 @@
 //!   return EPERM even for root, fs/file.c `sysctl_nr_open`), and a persisted one makes
 //!   pam_limits refuse logins. It blocks, unless the same profile raises fs.nr_open, which
 //!   is then written before any limit.
+//! - net.ipv4.ip_local_port_range is refused by the kernel (EINVAL) when its first port is
+//!   above its last, or below net.ipv4.ip_unprivileged_port_start as it will be
+//!   (net/ipv4/sysctl_net_ipv4.c, ipv4_local_port_range): it blocks before any write, so
+//!   `plan` and `apply --dry-run` say so instead of apply undoing itself.
 
 use crate::host::Host;
 use crate::host::rlimit::Resource;
@@ -24,6 +28,59 @@ pub fn apply(host: &Host, profile: &Profile, plan: &mut Plan) {
     nr_open_first(plan);
     soft_within_hard(plan);
     nofile_within_nr_open(host, profile, plan);
+    port_range_valid(host, plan);
+}
+
+/// The port range and the first unprivileged port.
+const PORT_RANGE: &str = "net.ipv4.ip_local_port_range";
+const UNPRIVILEGED_PORT_START: &str = "net.ipv4.ip_unprivileged_port_start";
+
+fn port_range_valid(host: &Host, plan: &mut Plan) {
+    let start =
+        after(host, plan, UNPRIVILEGED_PORT_START).and_then(|v| v.trim().parse::<u32>().ok());
+    for item in plan.items.iter_mut() {
+        if item.setting != PORT_RANGE || item.action != Action::Change {
+            continue;
+        }
+        let ports: Vec<u32> = item
+            .target
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        let [first, last] = ports[..] else {
+            continue;
+        };
+        let why = if first > last {
+            Some(format!(
+                "the first port {first} is above the last {last}; give the lower port first"
+            ))
+        } else {
+            start.filter(|&s| first < s).map(|s| {
+                format!(
+                    "the first port {first} is below {UNPRIVILEGED_PORT_START} ({s}); start the range at {s} or above, or lower {UNPRIVILEGED_PORT_START} in the same profile"
+                )
+            })
+        };
+        if let Some(why) = why {
+            item.action = Action::Invalid(format!(
+                "the kernel refuses the range {first}-{last} (EINVAL): {why}"
+            ));
+        }
+    }
+}
+
+/// A sysctl as it will be once the plan is applied: the plan's target for it, else its
+/// current value, else the host's. `None` when unknown.
+fn after(host: &Host, plan: &Plan, key: &str) -> Option<String> {
+    match plan.items.iter().find(|i| i.setting == key) {
+        Some(row) => match &row.action {
+            Action::Change => row.target.clone(),
+            _ => row.current.clone(),
+        },
+        None => host.sysctl_read(&SysctlKey::parse(key).ok()?).ok(),
+    }
 }
 
 /// A limit as a number for comparing; `unlimited` is above every number.
@@ -63,17 +120,7 @@ fn nr_open_first(plan: &mut Plan) {
 /// fs.nr_open as it will be once the plan is applied: the plan's target for it, else the
 /// host's current value. `None` when neither is known (then no rule applies).
 fn nr_open_after(host: &Host, plan: &Plan) -> Option<u64> {
-    let row = plan.items.iter().find(|i| i.setting == NR_OPEN);
-    let value = match row {
-        Some(row) => match &row.action {
-            Action::Change => row.target.clone(),
-            _ => row.current.clone(),
-        },
-        None => host
-            .sysctl_read(&SysctlKey::parse(NR_OPEN).expect("valid key"))
-            .ok(),
-    };
-    value?.trim().parse().ok()
+    after(host, plan, NR_OPEN)?.trim().parse().ok()
 }
 
 fn nofile_within_nr_open(host: &Host, profile: &Profile, plan: &mut Plan) {
@@ -165,6 +212,38 @@ mod tests {
         );
         assert_eq!(plan.items[1].action, Action::Change);
         assert!(matches!(plan.items[2].action, Action::Invalid(_)));
+    }
+
+    #[test]
+    fn a_port_range_the_kernel_would_refuse_blocks() {
+        let sysctl = |k: &str| Knob::sysctl(SysctlKey::parse(k).unwrap());
+        let host = Host::with_root("/nonexistent");
+        let plan_of = |items| Plan {
+            profile: "p".into(),
+            items,
+            warnings: vec![],
+        };
+        let mut inverted = plan_of(vec![row(sysctl(PORT_RANGE), "60000 1024")]);
+        port_range_valid(&host, &mut inverted);
+        assert!(
+            matches!(&inverted.items[0].action, Action::Invalid(m) if m.contains("the first port 60000 is above the last 1024")),
+            "{:?}",
+            inverted.items[0].action
+        );
+        let mut below = plan_of(vec![
+            row(sysctl(UNPRIVILEGED_PORT_START), "2000"),
+            row(sysctl(PORT_RANGE), "1024 65535"),
+        ]);
+        port_range_valid(&host, &mut below);
+        assert!(
+            matches!(&below.items[1].action, Action::Invalid(m) if m.contains("below net.ipv4.ip_unprivileged_port_start (2000)"))
+        );
+        let mut fine = plan_of(vec![
+            row(sysctl(UNPRIVILEGED_PORT_START), "1024"),
+            row(sysctl(PORT_RANGE), "10240 65535"),
+        ]);
+        port_range_valid(&host, &mut fine);
+        assert_eq!(fine.items[1].action, Action::Change);
     }
 
     #[test]

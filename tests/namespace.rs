@@ -100,24 +100,25 @@ fn a_value_the_kernel_rejects_mid_profile_rolls_back_the_earlier_writes() {
     };
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    // Keys apply in name order: somaxconn is written, then the kernel refuses a range
-    // whose first port is above the last.
+    // Keys apply in name order: somaxconn and tcp_fin_timeout are written, then the kernel
+    // refuses tcp_syn_retries above its maximum (127, MAX_TCP_SYNCNT), which hostperf does
+    // not check beforehand. (A port range the kernel would refuse is caught by the plan.)
     let file = write(
         dir.path(),
-        "bad-range.yaml",
-        "sysctl:\n  net.core.somaxconn: 5000\n  net.ipv4.ip_local_port_range: [60000, 50000]\n  net.ipv4.tcp_fin_timeout: 7\n",
+        "bad-retries.yaml",
+        "sysctl:\n  net.core.somaxconn: 5000\n  net.ipv4.tcp_fin_timeout: 7\n  net.ipv4.tcp_syn_retries: 200\n",
     );
     let keys = [
         "net.core.somaxconn",
-        "net.ipv4.ip_local_port_range",
         "net.ipv4.tcp_fin_timeout",
+        "net.ipv4.tcp_syn_retries",
     ];
     let before = keys.map(|k| ns.sysctl(k));
     let out = ns.apply_file(&state, &file);
     let err = stderr(&out);
     assert_eq!(code(&out), 2, "{err}");
     assert!(
-        err.contains("net.ipv4.ip_local_port_range") && err.contains("60000 50000"),
+        err.contains("net.ipv4.tcp_syn_retries") && err.contains("200"),
         "{err}"
     );
     assert!(

@@ -638,3 +638,103 @@ fn recommend_picks_a_profile_for_each_fixture_host() {
         "{text}"
     );
 }
+
+/// A profile file in a fresh directory only root can write (profiles elsewhere are refused
+/// when run as root), and the directory.
+fn profile_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::write(dir.path(), "p.yaml", text);
+    (dir, path)
+}
+
+/// A key given twice in one mapping is an error naming the key and where, not the last
+/// value silently.
+#[test]
+fn a_key_given_twice_is_refused() {
+    let (_dir, path) = profile_file(
+        "sysctl:\n  net.core.somaxconn: 1\n  vm.swappiness: 10\n  net.core.somaxconn: 2\n",
+    );
+    let root = common::fixture_copy();
+    let out = hostperf(&[
+        "--root",
+        root.path().to_str().unwrap(),
+        "plan",
+        "--file",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 2, "{}", describe(&out));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("\"net.core.somaxconn\" is given twice") && err.contains("line 2"),
+        "{err}"
+    );
+}
+
+/// A port range the kernel would refuse (first above last, or below the first
+/// unprivileged port) blocks at plan time: plan and `apply --dry-run` exit 2 and say why,
+/// and apply writes nothing.
+#[test]
+fn a_port_range_the_kernel_refuses_blocks_plan_and_dry_run() {
+    let root = common::fixture_copy();
+    let r = root.path().to_str().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let s = state.path().to_str().unwrap();
+    for (range, why) in [
+        ("60000 1024", "the first port 60000 is above the last 1024"),
+        ("80 65535", "below net.ipv4.ip_unprivileged_port_start"),
+    ] {
+        let (_dir, path) = profile_file(&format!(
+            "sysctl:\n  vm.swappiness: 10\n  net.ipv4.ip_local_port_range: \"{range}\"\n"
+        ));
+        let p = path.to_str().unwrap();
+        let before = common::tree(root.path());
+        for args in [
+            vec!["--root", r, "--state-dir", s, "plan", "--file", p],
+            vec![
+                "--root",
+                r,
+                "--state-dir",
+                s,
+                "apply",
+                "--dry-run",
+                "--file",
+                p,
+            ],
+            vec!["--root", r, "--state-dir", s, "apply", "--file", p],
+        ] {
+            let out = hostperf(&args);
+            assert_eq!(code(&out), 2, "{args:?}: {}", describe(&out));
+            assert!(describe(&out).contains(why), "{args:?}: {}", describe(&out));
+        }
+        assert!(common::tree(root.path()) == before, "nothing was written");
+    }
+}
+
+/// An explicit CPU set naming isolated CPUs (isolcpus, nohz_full) is warned about; `spread`
+/// avoids them and says nothing.
+#[test]
+fn explicit_cpu_sets_on_isolated_cpus_are_warned_about() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts/x86-2s-mlx5");
+    let root = fixture.to_str().unwrap();
+    let (_dir, pinned) = profile_file(
+        "network:\n  interfaces:\n    eth2:\n      irq_affinity: \"28-31\"\n      rps_cpus: f0000000\n",
+    );
+    let out = hostperf(&["--root", root, "plan", "--file", pinned.to_str().unwrap()]);
+    let err = common::stderr(&out);
+    for what in ["rps_cpus", "irq_affinity"] {
+        assert!(
+            err.contains(&format!("eth2: {what} names CPUs 28-31 that are isolated")),
+            "{what}: {}",
+            describe(&out)
+        );
+    }
+    let (_dir, spread) = profile_file(
+        "network:\n  interfaces:\n    eth2:\n      irq_affinity: spread\n      rps_cpus: spread\n",
+    );
+    let out = hostperf(&["--root", root, "plan", "--file", spread.to_str().unwrap()]);
+    assert!(
+        !common::stderr(&out).contains("isolated"),
+        "{}",
+        describe(&out)
+    );
+}

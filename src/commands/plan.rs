@@ -24,6 +24,15 @@ pub fn run(g: &Global, args: &PlanArgs) -> anyhow::Result<u8> {
         })
     })?;
     tell(&plan.warnings, &notes);
+    // Like `apply --dry-run`: a plan that apply would refuse is a configuration error.
+    let blocking = plan.blockers().count();
+    if blocking > 0 {
+        report::warn(format!(
+            "apply would refuse {}: {blocking} setting(s) block it (the rows marked so above); nothing can be applied until the profile or the host changes",
+            plan.profile
+        ));
+        return Ok(exit::USAGE);
+    }
     Ok(exit::OK)
 }
 

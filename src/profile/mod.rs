@@ -883,6 +883,57 @@ fn prescan(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A mapping key for [`Budget`]: its text when it is a scalar (charged like any scalar),
+/// `None` for a collection (walked and charged by [`Budget`]).
+struct KeyText<'a>(&'a std::cell::Cell<u64>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyText<'_> {
+    type Value = Option<String>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeyText<'_> {
+    type Value = Option<String>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a mapping key")
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Budget(self.0).charge(0).map(|()| Some(v.to_string()))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Budget(self.0).charge(0).map(|()| Some(v.to_string()))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Budget(self.0).charge(0).map(|()| Some(v.to_string()))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Budget(self.0).charge(0).map(|()| Some(v.to_string()))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Budget(self.0).charge(v.len()).map(|()| Some(v.to_string()))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Budget(self.0).charge(0).map(|()| Some("null".into()))
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        self.visit_unit()
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        Budget(self.0).visit_some(d).map(|()| None)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        Budget(self.0).visit_seq(seq).map(|()| None)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        Budget(self.0).visit_map(map).map(|()| None)
+    }
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
+        Budget(self.0).visit_enum(data).map(|()| None)
+    }
+}
+
 /// Walks the document as the deserializer will, aliases expanded, charging 16 per node
 /// plus each scalar's bytes, and stops when the budget is spent.
 struct Budget<'a>(&'a std::cell::Cell<u64>);
@@ -957,9 +1008,19 @@ impl<'de> serde::de::Visitor<'de> for Budget<'_> {
         while seq.next_element_seed(Budget(self.0))?.is_some() {}
         Ok(())
     }
+    /// Also refuses a key given twice in one mapping: YAML forbids it, and the parser would
+    /// keep the last silently, so the earlier line would look applied but not be.
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         self.charge::<A::Error>(0)?;
-        while map.next_key_seed(Budget(self.0))?.is_some() {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key_seed(KeyText(self.0))? {
+            if let Some(key) = key
+                && !seen.insert(key.clone())
+            {
+                return Err(serde::de::Error::custom(format!(
+                    "{key:?} is given twice (YAML would keep only the last; remove one) in the mapping that starts"
+                )));
+            }
             map.next_value_seed(Budget(self.0))?;
         }
         Ok(())

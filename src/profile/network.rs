@@ -360,6 +360,32 @@ impl Builder {
         Ok(self.topology.get_or_insert_with(Topology::default))
     }
 
+    /// A warning when an explicit CPU set (`what` on `name`, a list or a mask) names CPUs
+    /// isolated from the scheduler (isolcpus, nohz_full): `spread` never uses them, and an
+    /// explicit value that does puts packet work on CPUs set aside for other work.
+    fn warn_isolated(
+        &mut self,
+        host: &Host,
+        name: &str,
+        what: &str,
+        set: Result<cpus::CpuSet, String>,
+    ) {
+        let Ok(set) = set else {
+            return; // the value's own check reports it
+        };
+        let Ok(topology) = self.topology(host) else {
+            return;
+        };
+        let hit: cpus::CpuSet = set.intersection(&topology.isolated).copied().collect();
+        if !hit.is_empty() {
+            let text = format!(
+                "{name}: {what} names CPUs {} that are isolated (isolcpus or nohz_full), so packet work lands on CPUs set aside for other work; use `spread`, which avoids them, or a set without them",
+                cpus::format_list(&hit)
+            );
+            self.warnings.push(text);
+        }
+    }
+
     /// Where each queue's interrupts go: with `irq_affinity: spread` (or when only
     /// steering needs to know), queue by queue over the spread order — every vector of one
     /// queue (RX, TX or combined) on the same CPU; a vector without a queue number takes
@@ -495,6 +521,24 @@ impl Builder {
         } else {
             None
         };
+        for (what, e) in [
+            ("rps_cpus", &w.rps_cpus),
+            ("xps_cpus", &w.xps_cpus),
+            ("irq_affinity", &w.irq_affinity),
+        ] {
+            let Some(value) = e.as_ref().map(text) else {
+                continue;
+            };
+            if matches!(value.as_str(), "spread" | "all" | "none" | "off") {
+                continue;
+            }
+            let set = if what == "irq_affinity" {
+                cpus::parse_list(&value)
+            } else {
+                cpus::parse_mask(&value)
+            };
+            self.warn_isolated(host, name, what, set);
+        }
         if let Some(e) = &w.rps_cpus {
             let masks = self.rps_masks(host, name, &text(e), &rx, placed.as_ref())?;
             for (q, mask) in rx.iter().zip(masks) {

@@ -113,7 +113,7 @@ impl Desired {
                 Want::Exact(v) => {
                     if numeric.is_some() && number(v).is_none() {
                         return Err(format!(
-                            "{v:?} is not a number, and the kernel's value {have:?} is"
+                            "{v:?} is not a number, but the kernel's value {have:?} is one: give a number"
                         ));
                     }
                     v.clone()
