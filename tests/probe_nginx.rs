@@ -1,7 +1,8 @@
 //! `hostperf probe` against real servers on loopback: nginx (Debian's package, run in the
 //! foreground from a temporary prefix and config on free high ports, never the system's
-//! config) with a CA and certificates made here, a listener whose accept queue is full, and a
-//! closed port. Each case asserts the exact classification.
+//! config) with a CA and certificates made here, python3's http.server (HTTP/1.0, closes
+//! after every response), a listener whose accept queue is full, and a closed port. Each
+//! case asserts the exact classification.
 
 mod common;
 
@@ -144,23 +145,13 @@ impl Nginx {
             }
         };
         let mut nginx = Nginx { dir, child };
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let d = nginx.dir.path().to_path_buf();
+        let logs = || {
+            let read = |f: &str| std::fs::read_to_string(d.join(f)).unwrap_or_default();
+            format!("{}\n{}", read("stderr"), read("error.log"))
+        };
         for port in ports {
-            let addr = SocketAddr::from(([127, 0, 0, 1], *port));
-            while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-                if let Ok(Some(status)) = nginx.child.try_wait() {
-                    panic!(
-                        "nginx exited ({status}) before listening on {port}:\n{}\n{}",
-                        nginx.read("stderr"),
-                        nginx.read("error.log")
-                    );
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "nginx did not listen on {port} within 10 s"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            wait_listening(&mut nginx.child, *port, "nginx", logs);
         }
         Some(nginx)
     }
@@ -175,6 +166,215 @@ impl Drop for Nginx {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Waits until `port` on loopback accepts, or `child` exits, or 10 s pass; panics then with
+/// what `logs` returns.
+fn wait_listening(child: &mut Child, port: u16, what: &str, logs: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{what} exited ({status}) before listening on {port}:\n{}",
+                logs()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not listen on {port} within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// python3's http.server on a free loopback port, serving an empty temporary directory; it
+/// answers HTTP/1.0 without `Connection: keep-alive`, so it closes after every response.
+/// Killed on drop.
+struct PythonServer {
+    _dir: tempfile::TempDir,
+    child: Child,
+    port: u16,
+}
+
+impl PythonServer {
+    /// `None` (with the reason printed) where python3 cannot run.
+    fn start(test: &str) -> Option<PythonServer> {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let log = dir.path().join("stderr");
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .arg("--directory")
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn();
+        let child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                skip(test, &format!("cannot run python3: {e}"));
+                return None;
+            }
+        };
+        let mut server = PythonServer {
+            _dir: dir,
+            child,
+            port,
+        };
+        wait_listening(&mut server.child, port, "python3 -m http.server", || {
+            std::fs::read_to_string(&log).unwrap_or_default()
+        });
+        Some(server)
+    }
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Asserts a run where every request was answered although the server closed each kept-alive
+/// connection after one response: exit 0, no failure, every kept-alive request on a new
+/// connection of its own (a reconnect each), the version the server answered with, and a
+/// verdict that says so in `because`.
+fn expect_no_keepalive(code: i32, r: &Value, count: u64, version: &str, because: &str) {
+    assert_eq!(code, 0, "{r:#}");
+    let t = &r["targets"][0];
+    assert_eq!(t["success"], true, "{r:#}");
+    assert_eq!(t["failures"].as_array().map(Vec::len), Some(0), "{r:#}");
+    assert_eq!(t["http_version"], version, "{r:#}");
+    let reused = &t["series"][1];
+    assert_eq!(reused["connection"], "reused");
+    assert_eq!(
+        (reused["ok"].as_u64(), reused["failed"].as_u64()),
+        (Some(count), Some(0)),
+        "{reused}"
+    );
+    assert_eq!(reused["reconnects"].as_u64(), Some(count), "{reused}");
+    assert_eq!(
+        reused["closing_responses"].as_u64(),
+        Some(count),
+        "{reused}"
+    );
+    assert_eq!(reused["server_keeps_alive"], false, "{reused}");
+    // Each kept-alive request opened its own connection, so it has a connect phase.
+    assert_eq!(
+        reused["phases"]["connect"]["samples"].as_u64(),
+        Some(count),
+        "{reused}"
+    );
+    for req in t["requests"].as_array().unwrap() {
+        assert_eq!(req["http_version"], version, "{req}");
+        assert_eq!(req["keep_alive"], false, "{req}");
+    }
+    assert!(t.get("keepalive_saving").is_none(), "{r:#}");
+    let verdict = text(&t["verdict"], "text");
+    assert!(
+        verdict.contains(&format!(
+            "the server does not keep connections alive ({because})"
+        )),
+        "{verdict}"
+    );
+    assert!(verdict.contains("measured new connections"), "{verdict}");
+    assert!(!verdict.contains("failed"), "{verdict}");
+}
+
+#[test]
+fn http10_server_closing_every_connection_is_not_a_failure() {
+    let test = "http10_server_closing_every_connection_is_not_a_failure";
+    let Some(server) = PythonServer::start(test) else {
+        return;
+    };
+    let url = format!("http://127.0.0.1:{}/", server.port);
+    let (code, r) = probe_json(&[&url, "-n", "4", "--timeout", "5"]);
+    expect_no_keepalive(
+        code,
+        &r,
+        4,
+        "HTTP/1.0",
+        "it answers HTTP/1.0 without Connection: keep-alive",
+    );
+    assert!(
+        text(&r["targets"][0], "server").starts_with("SimpleHTTP/"),
+        "{r:#}"
+    );
+    // Two workers, each opening its own connections: still no failure.
+    let (code, r) = probe_json(&[&url, "-n", "4", "-c", "2", "--connections", "reused"]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["targets"][0]["series"][0]["ok"], 4, "{r:#}");
+    // The table's head line names the version the server answered with.
+    let out = hostperf(&["probe", &url, "-n", "2"]);
+    assert_eq!(code_of(&out), 0, "{}", describe(&out));
+    let table = stdout(&out);
+    assert!(
+        table
+            .lines()
+            .next()
+            .unwrap_or("")
+            .contains(", HTTP/1.0, status 200"),
+        "{table}"
+    );
+    assert!(table.contains("0 failed"), "{table}");
+}
+
+#[test]
+fn connection_close_from_nginx_is_not_a_failure() {
+    let test = "connection_close_from_nginx_is_not_a_failure";
+    let (closing, limited) = (free_port(), free_port());
+    // keepalive_timeout 0: nginx answers HTTP/1.1 with Connection: close every time.
+    // keepalive_requests 2: it keeps a connection for two requests, then closes it.
+    let servers = format!(
+        "  server {{\n    listen 127.0.0.1:{closing};\n    keepalive_timeout 0;\n    location / {{ return 200 \"hello\\n\"; }}\n  }}\n\
+           server {{\n    listen 127.0.0.1:{limited};\n    keepalive_requests 2;\n    location / {{ return 200 \"hello\\n\"; }}\n  }}\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let Some(_nginx) = Nginx::start(test, dir, &servers, &[closing, limited]) else {
+        return;
+    };
+    let url = format!("http://127.0.0.1:{closing}/");
+    let (code, r) = probe_json(&[&url, "-n", "4", "--timeout", "5"]);
+    expect_no_keepalive(
+        code,
+        &r,
+        4,
+        "HTTP/1.1",
+        "every response says Connection: close",
+    );
+    // A server that keeps connections, but only for two requests: each timed request is the
+    // second on its connection and says Connection: close; the connection is reopened, and
+    // keep-alive still shows.
+    let url = format!("http://127.0.0.1:{limited}/");
+    let (code, r) = probe_json(&[&url, "-n", "4", "--timeout", "5"]);
+    assert_eq!(code, 0, "{r:#}");
+    let t = &r["targets"][0];
+    let reused = &t["series"][1];
+    assert_eq!(
+        (reused["ok"].as_u64(), reused["failed"].as_u64()),
+        (Some(4), Some(0)),
+        "{reused}"
+    );
+    assert_eq!(reused["server_keeps_alive"], true, "{reused}");
+    assert_eq!(reused["closing_responses"], 4, "{reused}");
+    assert!(reused["phases"].get("connect").is_none(), "{reused}");
+    assert!(
+        reused["reconnects"].as_u64().unwrap() >= 3,
+        "after each closing response the next request reconnects: {reused}"
+    );
+    let verdict = text(&t["verdict"], "text");
+    assert!(
+        verdict.contains("the server ended 4 kept-alive connections with Connection: close"),
+        "{verdict}"
+    );
 }
 
 /// A TLS server block on `port` presenting `cert`.

@@ -110,6 +110,8 @@ pub struct Conn {
     version: &'static str,
     /// A response has come on this connection.
     answered: bool,
+    /// The last response lets the connection carry another request (see [`keeps_alive`]).
+    keep_alive: bool,
     _driver: Arc<Driver>,
 }
 
@@ -124,6 +126,7 @@ impl Conn {
                 addr: self.addr,
                 version: self.version,
                 answered: self.answered,
+                keep_alive: self.keep_alive,
                 _driver: self._driver.clone(),
             }),
             Sender::H1(_) => None,
@@ -134,8 +137,19 @@ impl Conn {
         matches!(self.sender, Sender::H2(_))
     }
 
-    /// Waits until the connection can take a request; false when it is closed.
+    /// False once a response said the server closes the connection after it
+    /// (`Connection: close`, or HTTP/1.0 without `Connection: keep-alive`).
+    pub fn keeps_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// Waits until the connection can take a request; false when it is closed, or when the
+    /// last response said the server closes it (asking hyper then races the server's FIN and
+    /// ends in "connection was not ready").
     pub async fn ready(&mut self) -> bool {
+        if !self.keep_alive {
+            return false;
+        }
         match &mut self.sender {
             Sender::H1(s) => !s.is_closed() && s.ready().await.is_ok(),
             Sender::H2(s) => !s.is_closed() && s.ready().await.is_ok(),
@@ -282,6 +296,7 @@ async fn open(
         addr,
         version,
         answered: false,
+        keep_alive: true,
         _driver: Arc::new(driver),
     })
 }
@@ -496,7 +511,11 @@ async fn request(sh: &Shared, conn: &mut Conn, deadline: tokio::time::Instant, a
     conn.answered = true;
     let status = response.status().as_u16();
     a.status = Some(status);
+    // What the server answered with, which may be older than what we spoke (HTTP/1.0).
+    a.http_version = Some(version_text(response.version()).to_string());
     let headers = response.headers();
+    conn.keep_alive = keeps_alive(response.version(), headers);
+    a.keep_alive = Some(conn.keep_alive);
     a.server = headers
         .get(hyper::header::SERVER)
         .and_then(|v| v.to_str().ok())
@@ -548,6 +567,43 @@ fn status_failure(status: u16, cx: &Context<'_>) -> Failure {
     classify(&Problem::Status { status }, cx)
 }
 
+/// `HTTP/1.0`, `HTTP/1.1`, `HTTP/2` as the report spells a response's version.
+pub fn version_text(v: hyper::Version) -> &'static str {
+    match v {
+        hyper::Version::HTTP_09 => "HTTP/0.9",
+        hyper::Version::HTTP_10 => "HTTP/1.0",
+        hyper::Version::HTTP_11 => "HTTP/1.1",
+        hyper::Version::HTTP_2 => "HTTP/2",
+        hyper::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/?",
+    }
+}
+
+/// Whether a response lets its connection carry another request (RFC 9112 section 9.3):
+/// not when `Connection` lists `close`; otherwise yes from HTTP/1.1 on, and for HTTP/1.0
+/// (and 0.9) only when `Connection` lists `keep-alive`. HTTP/2 has no `Connection` header.
+/// Tokens are compared without regard to case, over every `Connection` header line.
+pub fn keeps_alive(version: hyper::Version, headers: &hyper::HeaderMap) -> bool {
+    if version >= hyper::Version::HTTP_2 {
+        return true;
+    }
+    let has = |token: &str| {
+        headers
+            .get_all(hyper::header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    if has("close") {
+        false
+    } else if version >= hyper::Version::HTTP_11 {
+        true
+    } else {
+        has("keep-alive")
+    }
+}
+
 /// Server time minus ours, seconds, signed (positive: the server is ahead).
 fn skew_seconds(server: SystemTime, ours: SystemTime) -> f64 {
     match server.duration_since(ours) {
@@ -565,6 +621,41 @@ mod tests {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
         assert_eq!(skew_seconds(t + Duration::from_secs(90), t), 90.0);
         assert_eq!(skew_seconds(t, t + Duration::from_secs(90)), -90.0);
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection_header() {
+        use hyper::Version;
+        use hyper::header::{CONNECTION, HeaderMap, HeaderValue};
+        let with = |values: &[&'static str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(CONNECTION, HeaderValue::from_static(v));
+            }
+            h
+        };
+        // HTTP/1.1: persistent unless close is listed, in any case or header line.
+        assert!(keeps_alive(Version::HTTP_11, &with(&[])));
+        assert!(keeps_alive(Version::HTTP_11, &with(&["keep-alive"])));
+        assert!(!keeps_alive(Version::HTTP_11, &with(&["close"])));
+        assert!(!keeps_alive(Version::HTTP_11, &with(&["Upgrade, Close"])));
+        assert!(!keeps_alive(Version::HTTP_11, &with(&["te", "close"])));
+        // HTTP/1.0: closed unless keep-alive is listed (python's http.server, old proxies).
+        assert!(!keeps_alive(Version::HTTP_10, &with(&[])));
+        assert!(keeps_alive(Version::HTTP_10, &with(&["Keep-Alive"])));
+        assert!(!keeps_alive(
+            Version::HTTP_10,
+            &with(&["keep-alive, close"])
+        ));
+        assert!(!keeps_alive(Version::HTTP_09, &with(&[])));
+        // HTTP/2 multiplexes; it has no Connection header.
+        assert!(keeps_alive(Version::HTTP_2, &with(&[])));
+        // A value that is not text is no token.
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_bytes(b"clos\xe9").unwrap());
+        assert!(keeps_alive(Version::HTTP_11, &h));
+        assert_eq!(version_text(Version::HTTP_10), "HTTP/1.0");
+        assert_eq!(version_text(Version::HTTP_2), "HTTP/2");
     }
 
     #[test]

@@ -139,10 +139,10 @@ async fn probe_target(
     let skew = model::median_skew(&attempts);
     let first_ok = attempts.iter().find(|a| a.status.is_some());
     let notes = model::tls_notes(tls_report.as_ref(), skew);
+    let http_version = first_ok.and_then(|a| a.http_version.clone());
     TargetReport {
         url,
         address: attempts.iter().find_map(|a| a.address.clone()),
-        http_version: first_ok.and_then(|a| a.http_version.clone()),
         status: first_ok.and_then(|a| a.status),
         server: first_ok.and_then(|a| a.server.clone()),
         success: failures.is_empty() && !attempts.is_empty(),
@@ -150,7 +150,8 @@ async fn probe_target(
         tls: tls_report,
         clock_skew_seconds: skew,
         keepalive_saving: model::keepalive_saving(&series),
-        verdict: model::verdict(&series, &failures, opts.fail_over),
+        verdict: model::verdict(&series, &failures, opts.fail_over, http_version.as_deref()),
+        http_version,
         failures,
         series,
         notes,
@@ -161,6 +162,12 @@ async fn probe_target(
 /// Runs one series: `count` requests by up to `concurrency` workers, request i starting no
 /// earlier than i x interval after the series began. Returns the attempts (in order) and,
 /// for kept-alive series, how often a closed connection had to be replaced.
+///
+/// A kept-alive connection is replaced when it closed, or when its last response said the
+/// server closes it (`Connection: close`, HTTP/1.0 without keep-alive). The request that
+/// opens a connection is an untimed warm-up, except when its own response says the server
+/// closes it: then it is the measurement (a new connection, which is all such a server
+/// offers), since the timed request would find the connection gone.
 async fn run_series(sh: &Arc<Shared>, opts: &ProbeOptions, kind: ConnKind) -> (Vec<Attempt>, u32) {
     let began = tokio::time::Instant::now();
     let next = Arc::new(AtomicU32::new(0));
@@ -218,7 +225,7 @@ async fn run_series(sh: &Arc<Shared>, opts: &ProbeOptions, kind: ConnKind) -> (V
                             }
                             let (warm, c) = new_connection_request(&sh, i, ConnKind::Reused).await;
                             opened = true;
-                            conn = c;
+                            conn = c.filter(Conn::keeps_alive);
                             if conn.is_none() {
                                 results.lock().expect("not poisoned").push(warm);
                                 continue;

@@ -103,9 +103,15 @@ pub struct Attempt {
     pub total_seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
-    /// `HTTP/1.1` or `HTTP/2`.
+    /// The version the server answered with (`HTTP/1.0`, `HTTP/1.1`, `HTTP/2`); without a
+    /// response, the version spoken.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_version: Option<String>,
+    /// Whether the response let the connection carry another request: false for
+    /// `Connection: close`, or HTTP/1.0 without `Connection: keep-alive` (RFC 9112 section
+    /// 9.3). Absent without a response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_alive: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body_bytes: Option<u64>,
     /// The server's Date minus our clock when the headers arrived, seconds (Date has
@@ -133,6 +139,7 @@ impl Attempt {
             total_seconds: 0.0,
             status: None,
             http_version: None,
+            keep_alive: None,
             body_bytes: None,
             clock_skew_seconds: None,
             server: None,
@@ -203,6 +210,16 @@ pub struct Series {
     /// Kept-alive series: connections the server closed that had to be opened again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reconnects: Option<u32>,
+    /// Kept-alive series: responses that said the server closes the connection after them
+    /// (`Connection: close`, or HTTP/1.0 without `Connection: keep-alive`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closing_responses: Option<u32>,
+    /// Kept-alive series: false when the server closed every connection after its first
+    /// response, so each request of the series went over a new connection of its own (it
+    /// then has connect and TLS phases, and shows nothing of keep-alive). Absent when no
+    /// request was answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_keeps_alive: Option<bool>,
 }
 
 impl Series {
@@ -215,8 +232,24 @@ impl Series {
                 phases.insert(phase.to_string(), s);
             }
         }
-        let answered = mine.iter().filter(|a| a.status.is_some());
-        if let Some(s) = Stats::of(answered.map(|a| a.total_seconds).collect()) {
+        let answered: Vec<&&Attempt> = mine.iter().filter(|a| a.status.is_some()).collect();
+        // Kept-alive series only. A request measured on a connection it opened itself has a
+        // connect phase; one on a kept connection has none.
+        let (closing_responses, server_keeps_alive) = match reconnects {
+            None => (None, None),
+            Some(_) => {
+                let closing = mine.iter().filter(|a| a.keep_alive == Some(false)).count();
+                let own = answered
+                    .iter()
+                    .filter(|a| a.keep_alive == Some(false) && a.phases.connect.is_some())
+                    .count();
+                (
+                    Some(closing as u32),
+                    (!answered.is_empty()).then_some(own < answered.len()),
+                )
+            }
+        };
+        if let Some(s) = Stats::of(answered.iter().map(|a| a.total_seconds).collect()) {
             phases.insert("total".to_string(), s);
         }
         let mut last: BTreeMap<u32, TcpInfo> = BTreeMap::new();
@@ -248,11 +281,18 @@ impl Series {
             phases,
             tcp,
             reconnects,
+            closing_responses,
+            server_keeps_alive,
         }
     }
 
     pub fn p50(&self, phase: &str) -> Option<f64> {
         self.phases.get(phase).map(|s| s.p50)
+    }
+
+    /// A kept-alive series in which the server kept no connection for a second request.
+    pub fn server_closes_every_connection(&self) -> bool {
+        self.server_keeps_alive == Some(false)
     }
 }
 
@@ -433,7 +473,8 @@ pub fn group_failures(attempts: &[Attempt]) -> Vec<FailureGroup> {
     groups
 }
 
-/// What keep-alive saves: new-connection median total minus reused median total.
+/// What keep-alive saves: new-connection median total minus reused median total. `None`
+/// when the server kept no connection alive (both series then measured new connections).
 pub fn keepalive_saving(series: &[Series]) -> Option<KeepAliveSaving> {
     let new = series
         .iter()
@@ -441,7 +482,8 @@ pub fn keepalive_saving(series: &[Series]) -> Option<KeepAliveSaving> {
         .p50("total")?;
     let reused = series
         .iter()
-        .find(|s| s.connection == ConnKind::Reused)?
+        .find(|s| s.connection == ConnKind::Reused)
+        .filter(|s| !s.server_closes_every_connection())?
         .p50("total")?;
     let seconds = new - reused;
     Some(KeepAliveSaving {
@@ -472,12 +514,14 @@ pub fn ms(secs: f64) -> String {
 /// round trip. The phase with the largest median is the bottleneck, except that processing
 /// counts as the application's only when the server's own time is at least the round trip
 /// (otherwise the network dominates processing too). A median total under 5 ms is "fast",
-/// with no bottleneck named. Retransmits and keep-alive savings are
-/// added as facts.
+/// with no bottleneck named. Retransmits, keep-alive savings, and a server that closes
+/// kept-alive connections by `Connection: close` or by answering HTTP/1.0 (`http_version`,
+/// the first answered request's) are added as facts.
 pub fn verdict(
     series: &[Series],
     failures: &[FailureGroup],
     fail_over: Option<Duration>,
+    http_version: Option<&str>,
 ) -> Verdict {
     let total_requests: u32 = series.iter().map(|s| s.requests).sum();
     if let Some(worst) = failures
@@ -567,6 +611,9 @@ pub fn verdict(
             main.tcp.retransmits, main.tcp.connections
         );
     }
+    if let Some(closing) = keepalive_note(series, http_version) {
+        let _ = write!(explain, "; {closing}");
+    }
     if let Some(saving) = keepalive_saving(series).filter(|s| s.seconds > 0.0) {
         let _ = write!(
             explain,
@@ -592,6 +639,26 @@ pub fn verdict(
     Verdict {
         bottleneck: bottleneck.to_string(),
         text,
+    }
+}
+
+/// What the verdict says when the server closed kept-alive connections by announcing it.
+fn keepalive_note(series: &[Series], http_version: Option<&str>) -> Option<String> {
+    let reused = series.iter().find(|s| s.connection == ConnKind::Reused)?;
+    let closing = reused.closing_responses.filter(|n| *n > 0)?;
+    if reused.server_closes_every_connection() {
+        let why = if http_version == Some("HTTP/1.0") {
+            "it answers HTTP/1.0 without Connection: keep-alive"
+        } else {
+            "every response says Connection: close"
+        };
+        Some(format!(
+            "the server does not keep connections alive ({why}): each kept-alive request opened a new connection, so the kept-alive series measured new connections too"
+        ))
+    } else {
+        Some(format!(
+            "the server ended {closing} kept-alive connections with Connection: close; they were reopened (nginx does so after keepalive_requests requests)"
+        ))
     }
 }
 
@@ -680,7 +747,7 @@ mod tests {
             .map(|i| ok(ConnKind::New, i, new_phases(0.0003, 0.0021, 0.180)))
             .collect();
         let series = vec![Series::from_attempts(ConnKind::New, &attempts, None)];
-        let v = verdict(&series, &[], None);
+        let v = verdict(&series, &[], None, None);
         assert_eq!(v.bottleneck, "processing");
         assert!(
             v.text
@@ -698,11 +765,11 @@ mod tests {
     fn a_far_network_is_named() {
         let attempts = vec![ok(ConnKind::New, 0, new_phases(0.080, 0.170, 0.082))];
         let series = vec![Series::from_attempts(ConnKind::New, &attempts, None)];
-        let v = verdict(&series, &[], None);
+        let v = verdict(&series, &[], None, None);
         assert_eq!(v.bottleneck, "tls");
         let attempts = vec![ok(ConnKind::New, 0, new_phases(0.080, 0.0, 0.085))];
         let series = vec![Series::from_attempts(ConnKind::New, &attempts, None)];
-        let v = verdict(&series, &[], None);
+        let v = verdict(&series, &[], None, None);
         assert_eq!(v.bottleneck, "connect");
         assert!(
             v.text.contains("the network takes most of the time"),
@@ -729,7 +796,7 @@ mod tests {
         ];
         let saving = keepalive_saving(&series).unwrap();
         assert!((saving.seconds - 0.0051).abs() < 1e-9, "{saving:?}");
-        let v = verdict(&series, &[], Some(Duration::from_millis(5)));
+        let v = verdict(&series, &[], Some(Duration::from_millis(5)), None);
         assert!(
             v.text
                 .starts_with("median total 10.1 ms is over --fail-over 5.00 ms"),
@@ -744,6 +811,63 @@ mod tests {
         );
         assert!(over_limit(&series, Some(Duration::from_millis(5))));
         assert!(!over_limit(&series, Some(Duration::from_millis(50))));
+    }
+
+    #[test]
+    fn a_server_that_closes_every_connection_is_said_and_saves_nothing() {
+        let mut attempts: Vec<Attempt> = (0..3)
+            .map(|i| ok(ConnKind::New, i, new_phases(0.001, 0.0, 0.001)))
+            .collect();
+        for i in 0..3 {
+            // Each kept-alive request went over a new connection the server then closed.
+            let mut a = ok(ConnKind::Reused, i, new_phases(0.001, 0.0, 0.0009));
+            a.keep_alive = Some(false);
+            attempts.push(a);
+        }
+        let series = vec![
+            Series::from_attempts(ConnKind::New, &attempts, None),
+            Series::from_attempts(ConnKind::Reused, &attempts, Some(3)),
+        ];
+        assert_eq!(series[0].closing_responses, None);
+        assert_eq!(series[1].closing_responses, Some(3));
+        assert_eq!(series[1].server_keeps_alive, Some(false));
+        assert!(series[1].server_closes_every_connection());
+        assert_eq!(keepalive_saving(&series), None);
+        let v = verdict(&series, &[], None, Some("HTTP/1.0"));
+        assert!(
+            v.text.contains("the server does not keep connections alive (it answers HTTP/1.0 without Connection: keep-alive)"),
+            "{}",
+            v.text
+        );
+        assert!(v.text.contains("measured new connections"), "{}", v.text);
+        assert!(!v.text.contains("keep-alive saves"), "{}", v.text);
+        let v = verdict(&series, &[], None, Some("HTTP/1.1"));
+        assert!(v.text.contains("Connection: close"), "{}", v.text);
+
+        // Only some responses closed (nginx keepalive_requests): reopened, saving still shown.
+        // Each measured request went over a kept connection (no connect phase).
+        for a in attempts
+            .iter_mut()
+            .filter(|a| a.connection == ConnKind::Reused)
+        {
+            a.keep_alive = Some(a.seq != 1);
+            a.phases.connect = None;
+            a.total_seconds = 0.001;
+        }
+        let series = vec![
+            Series::from_attempts(ConnKind::New, &attempts, None),
+            Series::from_attempts(ConnKind::Reused, &attempts, Some(1)),
+        ];
+        assert!(!series[1].server_closes_every_connection());
+        assert_eq!(series[1].server_keeps_alive, Some(true));
+        let v = verdict(&series, &[], None, Some("HTTP/1.1"));
+        assert!(
+            v.text
+                .contains("the server ended 1 kept-alive connections with Connection: close"),
+            "{}",
+            v.text
+        );
+        assert!(v.text.contains("keep-alive saves"), "{}", v.text);
     }
 
     #[test]
@@ -772,7 +896,7 @@ mod tests {
         assert_eq!(groups[0].count, 2);
         let series = vec![Series::from_attempts(ConnKind::New, &attempts, None)];
         assert_eq!((series[0].ok, series[0].failed), (1, 2));
-        let v = verdict(&series, &groups, None);
+        let v = verdict(&series, &groups, None, None);
         assert_eq!(v.bottleneck, "failed");
         assert!(
             v.text.starts_with("2 of 3 requests failed; all at connect"),
