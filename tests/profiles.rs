@@ -738,3 +738,43 @@ fn explicit_cpu_sets_on_isolated_cpus_are_warned_about() {
         describe(&out)
     );
 }
+
+/// `hostperf profiles` lists only profiles that load: a file with an include cycle, a
+/// missing include or a `drop` of nothing is left out with why, on stderr and in the JSON.
+#[test]
+fn profiles_lists_only_profiles_that_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::write(d, "u5.yaml", "include: [u6]\nsysctl:\n  vm.swappiness: 1\n");
+    common::write(d, "u6.yaml", "include: [u5]\n");
+    common::write(d, "u7.yaml", "include: [./nonexist.yaml]\n");
+    common::write(d, "u8.yaml", "sysctl:\n  vm.swappiness: {drop: true}\n");
+    common::write(d, "good.yaml", "sysctl:\n  vm.swappiness: 3\n");
+    let dir_arg = d.to_str().unwrap();
+    let out = hostperf(&["--profile-dir", dir_arg, "profiles", "-o", "json"]);
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let names: Vec<&str> = doc["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"good") && names.contains(&"latency-profile"),
+        "{names:?}"
+    );
+    for bad in ["u5", "u6", "u7", "u8"] {
+        assert!(!names.contains(&bad), "{bad} listed: {names:?}");
+        let file = format!("{bad}.yaml left out");
+        assert!(common::stderr(&out).contains(&file), "{}", describe(&out));
+        assert!(
+            doc["warnings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|w| w.as_str().unwrap().contains(&file)),
+            "{doc:#}"
+        );
+    }
+}

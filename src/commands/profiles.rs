@@ -6,15 +6,28 @@ use crate::profile::Catalog;
 use crate::report::doc::{self, ProfileSummary, ProfilesDoc};
 use crate::report::{self, Style, plan as tables, profile as text};
 
+use super::tell;
+
 pub fn run(g: &Global, args: &ProfilesArgs) -> anyhow::Result<u8> {
     let catalog = Catalog::new(&g.profile_dir);
     match &args.action {
         None => {
-            let list = catalog.list()?;
+            let (mut list, mut problems) = catalog.list_checked();
+            // A file that parses may still not load (a missing or cyclic include, a `drop`
+            // of nothing, keys the kernel keeps only one of): resolved here, so the list
+            // holds only profiles plan and apply can use.
+            list.retain(|summary| match catalog.load(&summary.name) {
+                Ok(_) => true,
+                Err(e) => {
+                    problems.push(format!("{e:#}; {} left out", summary.source));
+                    false
+                }
+            });
             report::print(&match args.format {
                 ListFormat::Table => tables::profiles_table(&list, Style::stdout()),
                 ListFormat::Json => report::json(&ProfilesDoc {
                     schema_version: doc::SCHEMA_VERSION,
+                    warnings: problems.clone(),
                     profiles: list
                         .iter()
                         .map(|p| ProfileSummary {
@@ -25,6 +38,7 @@ pub fn run(g: &Global, args: &ProfilesArgs) -> anyhow::Result<u8> {
                         .collect(),
                 }),
             })?;
+            tell(&problems, &[]);
             Ok(exit::OK)
         }
         Some(ProfilesAction::Show { name, format }) => {

@@ -275,6 +275,8 @@ pub struct ShownValue {
 pub struct ProfilesDoc {
     pub schema_version: u32,
     pub profiles: Vec<ProfileSummary>,
+    /// Profile files left out, each with why (also on stderr).
+    pub warnings: Vec<String>,
 }
 
 /// One line of `hostperf profiles`.
