@@ -11,7 +11,8 @@
 //! - the detail column keeps at least [`MIN_DETAIL`] columns beside the others: it wraps
 //!   within them;
 //! - otherwise the detail goes below its row, indented under the second column, wrapped to
-//!   the width ("stacked"), and values wrap at their spaces if the row is still too wide.
+//!   the width ("stacked"), and values wrap at their spaces if the row is still too wide,
+//!   and inside a word (down to [`MIN_VALUE`] columns) as a last resort.
 //!
 //! A line is longer than the width only when a single name is.
 
@@ -25,6 +26,25 @@ pub const GAP: usize = 2;
 /// The narrowest detail column kept beside the others; below it the detail goes under
 /// its row. 30 columns hold about five words.
 pub const MIN_DETAIL: usize = 30;
+/// The narrowest a value column gets when even its longest word does not fit.
+const MIN_VALUE: usize = 8;
+
+/// Narrows the widest column above its floor one step at a time until the columns and
+/// their gaps fit `width`, or no column can give more.
+fn shrink_to(mut widths: Vec<usize>, floors: &[usize], width: usize) -> Vec<usize> {
+    let gaps = GAP * widths.len().saturating_sub(1);
+    while widths.iter().sum::<usize>() + gaps > width {
+        let widest = (0..widths.len())
+            .filter(|&c| widths[c] > floors[c])
+            .max_by_key(|&c| widths[c]);
+        match widest {
+            Some(c) => widths[c] -= 1,
+            None => break,
+        }
+    }
+    widths
+}
+
 /// The deepest indent of a stacked detail line.
 const MAX_INDENT: usize = 16;
 
@@ -171,25 +191,24 @@ impl Grid {
     }
 
     /// Narrows the widest value column one step at a time, never below its longest word,
-    /// until the columns fit `width` or no value can give more.
-    fn shrink_values(&self, mut widths: Vec<usize>, width: usize) -> Vec<usize> {
-        let floors: Vec<usize> = (0..widths.len())
+    /// until the columns fit `width`; when that is not enough (a 19-digit number beside
+    /// long names), values may then break inside a word, down to [`MIN_VALUE`] columns or
+    /// their header. Names never shrink.
+    fn shrink_values(&self, widths: Vec<usize>, width: usize) -> Vec<usize> {
+        let words: Vec<usize> = (0..widths.len())
             .map(|c| match self.roles[c] {
                 Role::Value => self.longest_word(c),
                 _ => widths[c],
             })
             .collect();
-        let gaps = GAP * widths.len().saturating_sub(1);
-        while widths.iter().sum::<usize>() + gaps > width {
-            let widest = (0..widths.len())
-                .filter(|&c| widths[c] > floors[c])
-                .max_by_key(|&c| widths[c]);
-            match widest {
-                Some(c) => widths[c] -= 1,
-                None => break,
-            }
-        }
-        widths
+        let widths = shrink_to(widths, &words, width);
+        let pieces: Vec<usize> = (0..widths.len())
+            .map(|c| match self.roles[c] {
+                Role::Value => MIN_VALUE.max(self.header[c].width()).min(widths[c]),
+                _ => widths[c],
+            })
+            .collect();
+        shrink_to(widths, &pieces, width)
     }
 
     /// Rows on their own lines in columns of exactly `widths`.
@@ -350,4 +369,54 @@ fn trimmed(table: &Table) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terminal(width: usize) -> Style {
+        Style {
+            terminal: true,
+            colour: false,
+            width: Some(width),
+        }
+    }
+
+    /// Names stay whole; a value longer than the room left breaks inside the word rather
+    /// than push the line past the width.
+    #[test]
+    fn lines_fit_the_width_and_names_stay_whole() {
+        let mut grid = Grid::new(&[
+            ("ACTION", Role::Name),
+            ("SETTING", Role::Name),
+            ("CURRENT", Role::Value),
+            ("DESIRED", Role::Value),
+            ("DETAIL", Role::Detail),
+        ]);
+        grid.row(vec![
+            "already set".into(),
+            "net.ipv4.tcp_slow_start_after_idle".into(),
+            "9223372036854775807".into(),
+            "4096 131072 (>=16777216)".into(),
+            "A reason long enough to be moved below its row at this width.".into(),
+        ]);
+        for width in [80, 72] {
+            let text = grid.render(terminal(width));
+            for line in text.lines() {
+                assert!(line.width() <= width, "{width}: {line:?} in\n{text}");
+            }
+            assert!(
+                text.contains("net.ipv4.tcp_slow_start_after_idle"),
+                "{text}"
+            );
+        }
+        let pipe = grid.render(Style::FILE);
+        assert_eq!(
+            pipe.lines().count(),
+            2,
+            "one line per row in a pipe: {pipe}"
+        );
+        assert!(pipe.contains("9223372036854775807"), "{pipe}");
+    }
 }
