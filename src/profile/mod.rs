@@ -506,10 +506,16 @@ fn check_resolved(profile: &Profile) -> anyhow::Result<()> {
             )));
         }
     }
+    // The file when the setting is the profile's own; else the included profile's name.
     let fail = |what: String, e: &SysctlEntry, why: String| {
+        let from = if e.from == profile.name {
+            profile.source.to_string()
+        } else {
+            format!("included profile {}", e.from)
+        };
         Err(UsageError::new(format!(
-            "profile {} ({what}, from {}): {why}",
-            profile.name, e.from
+            "profile {} ({what}, in {from}): {why}; fix the value there",
+            profile.name
         )))
     };
     for (key, e) in &profile.sysctl {
@@ -818,7 +824,7 @@ fn read_file(path: &Path) -> anyhow::Result<Found> {
 /// Parses one profile document; errors name the file, line and column. Files (not the
 /// built-ins) are first held to [`limits`].
 pub fn parse(text: &str, source: &Source) -> anyhow::Result<ProfileDoc> {
-    let fail = |e: String| UsageError::new(format!("profile {source}: {e}"));
+    let fail = |e: String| UsageError::new(format!("profile {source}: {}", plain_error(&e)));
     if *source != Source::Builtin {
         if text.len() as u64 > MAX_PROFILE_BYTES {
             return Err(fail(format!(
@@ -837,6 +843,16 @@ pub fn parse(text: &str, source: &Source) -> anyhow::Result<ProfileDoc> {
     yaml_serde::from_str::<Option<ProfileDoc>>(text)
         .map(Option::unwrap_or_default)
         .map_err(|e| fail(e.to_string()))
+}
+
+/// The parser's words for a type, in the words of a profile file.
+fn plain_error(e: &str) -> String {
+    e.replace(
+        "expected struct ProfileDoc",
+        "expected a profile: a mapping of sections such as `sysctl:` and `network:`",
+    )
+    .replace("expected a map", "expected a mapping of `key: value` lines")
+    .replace("expected struct ", "expected the section ")
 }
 
 /// Counts what the YAML nests before the parser sees it: flow collections and block

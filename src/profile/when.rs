@@ -89,20 +89,19 @@ impl<T: Serialize> Serialize for OneOrMany<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Either<T> {
-            One(T),
-            Many(Vec<T>),
-        }
-        // Untagged errors say nothing useful; name what is expected.
-        match Either::<T>::deserialize(d) {
-            Ok(Either::One(v)) => Ok(OneOrMany(vec![v])),
-            Ok(Either::Many(v)) if !v.is_empty() => Ok(OneOrMany(v)),
-            Ok(Either::Many(_)) => Err(de::Error::custom("an empty list matches nothing")),
-            Err(_) => Err(de::Error::custom(
-                "expected one value or a list (virtualization: none, guest or container; driver: a driver name)",
-            )),
+        // Read as YAML first, then each item as T, so T's own message (e.g. the unknown
+        // value and the ones allowed) reaches the user.
+        let one = |v: yaml_serde::Value| T::deserialize(v).map_err(de::Error::custom);
+        match yaml_serde::Value::deserialize(d)? {
+            yaml_serde::Value::Sequence(items) if items.is_empty() => {
+                Err(de::Error::custom("an empty list matches nothing"))
+            }
+            yaml_serde::Value::Sequence(items) => items
+                .into_iter()
+                .map(one)
+                .collect::<Result<_, _>>()
+                .map(OneOrMany),
+            other => one(other).map(|v| OneOrMany(vec![v])),
         }
     }
 }
@@ -150,6 +149,23 @@ impl Range {
             return Err(format!(
                 "{text:?}: give one to four bounds, e.g. \">=8\" or \">=5.4 <6.1\""
             ));
+        }
+        // A lower bound above an upper one (">=7 <5") would silently match nothing.
+        for (lo_op, lo) in bounds
+            .iter()
+            .filter(|(op, _)| matches!(op, Op::Ge | Op::Gt | Op::Eq))
+        {
+            for (hi_op, hi) in bounds
+                .iter()
+                .filter(|(op, _)| matches!(op, Op::Le | Op::Lt | Op::Eq))
+            {
+                let strict = matches!(lo_op, Op::Gt) || matches!(hi_op, Op::Lt);
+                if lo > hi || (lo == hi && strict) {
+                    return Err(format!(
+                        "{text:?}: no value is within these bounds, so the condition would never hold; check the order of the numbers"
+                    ));
+                }
+            }
         }
         Ok(Range {
             bounds,
@@ -460,6 +476,9 @@ mod tests {
             "{driver: \"../x\"}",
             "{cpu: 4}",
             "{cpus: \">=1 >=2 >=3 >=4 >=5\"}",
+            "{kernel: \">=7 <5\"}",
+            "{cpus: \">8 <=8\"}",
+            "{virtualization: []}",
         ] {
             assert!(yaml_serde::from_str::<When>(bad).is_err(), "{bad}");
         }
