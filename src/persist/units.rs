@@ -125,8 +125,15 @@ impl BootUnits {
     /// written takes effect at the next boot under systemd, nothing ran now.
     pub fn not_running_note(&self) -> Option<String> {
         (!self.systemd_running).then(|| {
+            let later = if self.apply_unit.is_some() && self.enabled && !self.masked {
+                format!("{APPLY_UNIT} applies the saved profile at the next boot under systemd")
+            } else {
+                format!(
+                    "{APPLY_UNIT} is not installed and enabled here; once it is, it applies the saved profile at boots under systemd"
+                )
+            };
             format!(
-                "systemd is not running here (a container or a host booted another way): nothing was started now; {APPLY_UNIT} applies the saved profile at the next boot under systemd"
+                "systemd is not running here (a container or a host booted another way): nothing was started now; {later}"
             )
         })
     }
