@@ -239,7 +239,9 @@ def measured(bench, profile_names, key, current):
         return "not measured"
     runs = found.get("measured") or []
     if found.get("reach") == "host-wide" or not runs:
-        return found.get("note") or "not measurable in a namespace"
+        # The note describes the machine the measurements ran on, not the reader's.
+        note = found.get("note") or "not measurable in a namespace"
+        return note.replace("this kernel", "the measuring host's kernel")
     parts = []
     for arm, v in sorted(found.get("verdicts", {}).items()):
         run = next((r for r in runs if f"{r['scenario']}/{r['arm']}" == arm
