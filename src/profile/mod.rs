@@ -853,6 +853,10 @@ fn plain_error(e: &str) -> String {
     )
     .replace("expected a map", "expected a mapping of `key: value` lines")
     .replace("expected struct ", "expected the section ")
+    .replace(
+        "repetition limit exceeded",
+        "YAML aliases repeat too much (a profile may expand to at most 4 MiB; write the values out instead)",
+    )
 }
 
 /// Counts what the YAML nests before the parser sees it: flow collections and block

@@ -96,9 +96,18 @@ impl Desired {
     }
 
     /// The value to write given the current one: bounds keep a current value that already
-    /// meets them. Fails when the field counts differ or a bound meets a non-number.
+    /// meets them. A list of words (tcp_allowed_congestion_control, core_pattern) may have
+    /// another number of fields than the kernel's value has now, when every field is exact
+    /// and none of the kernel's is a number. Fails when the field counts of numbers differ
+    /// or a bound meets a non-number.
     pub fn target(&self, current: &str) -> Result<String, String> {
         let fields: Vec<&str> = current.split_whitespace().collect();
+        let words = !fields.is_empty()
+            && fields.iter().all(|f| number(f).is_none())
+            && self.fields.iter().all(|w| matches!(w, Want::Exact(_)));
+        if words && fields.len() != self.fields.len() {
+            return Ok(self.to_string());
+        }
         if fields.len() != self.fields.len() {
             return Err(format!(
                 "the kernel's value {current:?} has {} field(s), the profile gives {}",
@@ -195,6 +204,23 @@ mod tests {
             d.target("4096 131072 6291456").unwrap(),
             "4096 87380 16777216"
         );
+    }
+
+    /// A list of words is one value: another number of words is fine.
+    #[test]
+    fn a_list_of_words_may_change_length() {
+        let d = desired(&["reno", "cubic", "bbr"]);
+        assert_eq!(d.target("reno cubic").unwrap(), "reno cubic bbr");
+        assert!(!d.is_met_by("reno cubic"));
+        assert!(d.is_met_by("reno cubic bbr"));
+        assert_eq!(
+            desired(&["|/usr/lib/systemd/systemd-coredump", "%P"])
+                .target("core")
+                .unwrap(),
+            "|/usr/lib/systemd/systemd-coredump %P"
+        );
+        // Numbers keep their field count; a bound is never a word list.
+        assert!(desired(&["bbr", ">=1"]).target("reno").is_err());
     }
 
     #[test]
