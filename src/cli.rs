@@ -6,9 +6,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Tune Linux hosts that serve latency-sensitive APIs, and diagnose them when they misbehave.
 ///
-/// Exit codes (all commands): 0 success (no drift, no findings); 1 drift, findings, profiles
-/// that differ, or a failed operation; 2 usage or configuration error (nothing was changed);
-/// 3 something required could not be evaluated. A closed standard output (`| head`) keeps
+/// Exit codes (all commands): 0 success (no drift; no finding at or above diagnose's
+/// --fail-on); 1 drift, such findings, profiles that differ, or a failed operation; 2 usage
+/// or configuration error (nothing was changed); 3 something required could not be
+/// evaluated. A closed standard output (`| head`) keeps
 /// the code.
 #[derive(Debug, Parser)]
 #[command(

@@ -35,6 +35,8 @@ struct Run<'a> {
     notes: Vec<String>,
     reapplied: Option<Reapplied>,
     dry_run: bool,
+    /// Why apply would refuse although every row could be applied (a dry run says it).
+    refusal: Option<String>,
     format: ListFormat,
     outputs: &'a [(ListFormat, PathBuf)],
 }
@@ -61,11 +63,17 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
     // under this plan.
     let (journal, _lock) = journal_and_lock(g, &host, &profile, false, args.dry_run)?;
     let interrupted = interrupted_warnings(&journal);
-    if !interrupted.is_empty() && !args.dry_run && !args.force {
-        return Err(UsageError::new(format!(
-            "{}\nApplying on top would hide it: run `hostperf rollback` first (it restores the interrupted apply), or pass --force to apply anyway. Nothing was changed",
-            interrupted.join("\n")
-        )));
+    // Said by a dry run too, as the reason apply would refuse (exit 2).
+    let mut refusal = None;
+    if !interrupted.is_empty() && !args.force {
+        let why = "an earlier apply was interrupted, and applying on top would hide it: run `hostperf rollback` first (it restores the interrupted apply), or pass --force to apply anyway";
+        if !args.dry_run {
+            return Err(UsageError::new(format!(
+                "{}\n{why}. Nothing was changed",
+                interrupted.join("\n")
+            )));
+        }
+        refusal = Some(why.to_string());
     }
     tracing::info!(profile = %profile.name, dry_run = args.dry_run, "planning the apply");
     let mut plan = Plan::build(&host, &profile, &targets(&args.targets), Purpose::Apply)?;
@@ -96,6 +104,7 @@ pub fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
             notes,
             reapplied: None,
             dry_run: args.dry_run,
+            refusal,
             format: args.format,
             outputs: &args.outputs,
         },
@@ -170,6 +179,7 @@ fn run_boot(g: &Global, args: &ApplyArgs) -> anyhow::Result<u8> {
                 iface: only.map(str::to_string),
             }),
             dry_run: args.dry_run,
+            refusal: None,
             format: args.format,
             outputs: &args.outputs,
         },
@@ -193,6 +203,12 @@ fn journal_and_lock(
         profile_doc: saved::document(host, profile).ok(),
     });
     let lock = match (dry_run, reapply) {
+        // The state directory is checked as apply would (owner, mode, links) without
+        // creating it; unprivileged, a dry run only shows the plan (apply needs root).
+        (true, _) if rustix::process::geteuid().is_root() => {
+            journal.scan()?;
+            None
+        }
         (true, _) => None,
         (false, true) => Some(journal.lock_within(BOOT_LOCK_WAIT)?),
         (false, false) => Some(lock(&journal)?),
@@ -238,6 +254,10 @@ fn finish(plan: Plan, run: Run) -> anyhow::Result<u8> {
             })
         })?;
         tell(&plan.warnings, &run.notes);
+        if let Some(why) = &run.refusal {
+            report::warn(format!("apply would refuse {}: {why}", run.profile));
+            return Ok(exit::USAGE);
+        }
         if blockers.is_empty() {
             return Ok(exit::OK);
         }

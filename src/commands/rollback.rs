@@ -97,7 +97,7 @@ fn list(journal: &Journal, format: ListFormat) -> anyhow::Result<u8> {
     report::print(&match format {
         ListFormat::Table if scan.snapshots.is_empty() => report::table::prose(
             &format!(
-                "no snapshots in {}: nothing has been applied with this state directory{}\n",
+                "no snapshots in {}: nothing applied with this state directory is left to roll back{}\n",
                 journal.dir().display(),
                 if damaged.is_empty() {
                     ""

@@ -109,6 +109,14 @@ pub fn files(
         one_line(&item.setting, &item.reason)?;
         one_line(&item.setting, &value)?;
         match sysctl_persist(item) {
+            // An empty value (no port to reserve) is left out: sysctl.d files are read in
+            // order, so an empty line here would clear what an earlier file sets at boot.
+            SysctlPersist::SysctlD if value.trim().is_empty() => {
+                let _ = writeln!(
+                    sysctl,
+                    "# {key}: nothing to set (the profile's value is empty here), so this file leaves it alone"
+                );
+            }
             SysctlPersist::SysctlD => {
                 any = true;
                 // sysctl.d(5): a leading '-' ignores a failure to set it (an optional key).
@@ -391,6 +399,11 @@ mod tests {
         let sysctl = file(&files, SYSCTL_FILE);
         assert!(sysctl.contains("\nvm.swappiness = 10\n"), "{sysctl}");
         assert!(sysctl.contains("vm.dirty_bytes = 268435456"), "{sysctl}");
+        // No listener to reserve: no line that would clear an earlier file's reservations.
+        assert!(
+            !sysctl.contains("\nnet.ipv4.ip_local_reserved_ports ="),
+            "{sysctl}"
+        );
         // Optional keys may be absent at boot: systemd-sysctl ignores them with '-'.
         assert!(
             sysctl.contains("\n-kernel.timer_migration = 0\n"),

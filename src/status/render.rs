@@ -113,10 +113,15 @@ fn text(status: &Status, style: Style) -> String {
         } else {
             "udev rule 90-hostperf.rules not in effect"
         };
-        let systemd = if b.systemd_running {
-            "systemd running"
-        } else {
-            "systemd not running here: takes effect at the next boot under systemd"
+        let systemd = match (
+            b.systemd_running,
+            b.apply_unit.is_some() && b.enabled && !b.masked,
+        ) {
+            (true, _) => "systemd running",
+            (false, true) => {
+                "systemd not running here: the unit runs at the next boot under systemd"
+            }
+            (false, false) => "systemd not running here",
         };
         field(&mut out, "boot", &format!("{unit}; {hotplug}; {systemd}"));
     }
