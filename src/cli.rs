@@ -356,7 +356,8 @@ pub struct DiagnoseArgs {
 
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
-    /// The archive to write.
+    /// The archive to write: a name ending in .tar.gz or .tgz; written mode 0600 (it holds
+    /// process names and kernel log lines).
     #[arg(value_name = "FILE.tar.gz")]
     pub file: PathBuf,
     /// Seconds between the two samples.

@@ -320,3 +320,144 @@ fn sigterm_leaves_nothing_behind() {
         "nothing in the working dir"
     );
 }
+
+/// Runs `diagnose --from` on a refused archive and checks that nothing was written beside
+/// it (the working directory is the archive's directory).
+fn refused_in_place(path: &Path, want: &str) -> String {
+    let dir = path.parent().unwrap();
+    let out = Command::new(BIN)
+        .args(["diagnose", "--format", "json", "--from"])
+        .arg(path)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let err = refused(&out, want);
+    assert_eq!(
+        fs::read_dir(dir).unwrap().count(),
+        1,
+        "nothing is written beside the archive"
+    );
+    err
+}
+
+/// Entries that are neither files, directories nor links are named in words: never the tar
+/// crate's debug text (`__Nonexhaustive(90)`, `Fifo`).
+#[test]
+fn other_entry_types_are_named_in_plain_words() {
+    let cases: [(u8, &str); 5] = [
+        (b'Z', "sample1/proc/odd is an entry of tar type 'Z'; "),
+        (b'6', "sample1/proc/odd is a FIFO; "),
+        (b'3', "sample1/proc/odd is a character device; "),
+        (b'4', "sample1/proc/odd is a block device; "),
+        (
+            b'7',
+            "sample1/proc/odd is a contiguous file (tar type '7'); ",
+        ),
+    ];
+    for (byte, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Archive::with_base();
+        let mut h = header(tar::EntryType::new(byte), 0);
+        a.tar
+            .append_data(&mut h, "sample1/proc/odd", std::io::empty())
+            .unwrap();
+        let err = refused_in_place(&a.write(dir.path()), want);
+        assert!(
+            err.contains("a hostperf snapshot holds only regular files and directories"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("Nonexhaustive") && !err.contains("of type"),
+            "{err}"
+        );
+    }
+}
+
+/// A second copy of a file would replace the first: appending a /proc/meminfo with no memory
+/// available to a healthy capture made diagnose report memory pressure.
+#[test]
+fn a_member_given_twice_is_refused() {
+    let forged =
+        b"MemTotal:       16000000 kB\nMemFree:               0 kB\nMemAvailable:          0 kB\n";
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Archive::with_base();
+    a.file("sample1/proc/meminfo", forged);
+    let err = refused_in_place(
+        &a.write(dir.path()),
+        "/capture.tar.gz: sample1/proc/meminfo appears twice in the capture; a hostperf snapshot holds each file and directory once: refusing to read it",
+    );
+    assert!(!err.contains("memory-pressure"), "{err}");
+    // The same name spelled with `./`, and a second manifest.
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Archive::with_base();
+    a.file("./sample0/proc/stat", b"cpu 1 2 3 4\n");
+    refused_in_place(&a.write(dir.path()), "sample0/proc/stat appears twice");
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Archive::with_base();
+    a.file(
+        "manifest.json",
+        &fs::read(base().join("manifest.json")).unwrap(),
+    );
+    refused_in_place(&a.write(dir.path()), "manifest.json appears twice");
+}
+
+/// The gzip trailer (CRC-32 and length) is checked: an archive cut short, altered, or with
+/// bytes after its compressed data is refused, never diagnosed.
+#[test]
+fn a_truncated_or_damaged_archive_is_refused() {
+    let good = {
+        let a = Archive::with_base();
+        a.tar.into_inner().unwrap().finish().unwrap()
+    };
+    let n = good.len();
+    let mut bad_crc = good.clone();
+    bad_crc[n - 8] ^= 1;
+    let mut trailing = good.clone();
+    trailing.extend_from_slice(&good);
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "last 4 bytes cut",
+            good[..n - 4].to_vec(),
+            "the compressed data ends early",
+        ),
+        (
+            "cut in half",
+            good[..n / 2].to_vec(),
+            "the compressed data ends early",
+        ),
+        ("CRC altered", bad_crc, "checksum"),
+        (
+            "a second gzip member",
+            trailing,
+            "there are bytes after the end of its compressed data",
+        ),
+    ];
+    for (what, bytes, why) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cap.tar.gz");
+        fs::write(&path, bytes).unwrap();
+        let err = refused_in_place(&path, "/cap.tar.gz: the archive is truncated or damaged: ");
+        assert!(err.contains(why), "{what}: {err}");
+        assert!(err.contains("; nothing was read from it"), "{what}: {err}");
+    }
+    // The intact archive is read.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cap.tar.gz");
+    fs::write(&path, good).unwrap();
+    assert_eq!(diagnose_from(&path).status.code(), Some(0));
+}
+
+/// Past the tar end blocks, data inside the gzip stream is still read under the size cap: a
+/// bomb hidden after the archive's end stops there.
+#[test]
+fn a_bomb_after_the_tar_end_stops_at_the_size_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Archive::with_base();
+    let mut gz = a.tar.into_inner().unwrap();
+    std::io::copy(&mut std::io::repeat(0).take(300 << 20), &mut gz).unwrap();
+    let path = dir.path().join("capture.tar.gz");
+    fs::write(&path, gz.finish().unwrap()).unwrap();
+    let start = Instant::now();
+    refused_in_place(&path, "256 MiB");
+    assert!(start.elapsed() < Duration::from_secs(60));
+}

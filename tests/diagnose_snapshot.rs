@@ -69,6 +69,10 @@ fn snapshot_then_diagnose_from_on_the_command_line() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Process names and kernel log lines: only the owner may read the archive.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "snapshot mode {mode:o}");
     let run = || {
         let out = Command::new(BIN)
             .args(["diagnose", "--format", "json", "--from"])
@@ -83,4 +87,39 @@ fn snapshot_then_diagnose_from_on_the_command_line() {
     assert_eq!(a, b, "a capture always gives the same findings");
     assert_eq!(a["findings"].as_array().unwrap().len(), 19);
     assert!(a["interval_secs"].as_f64().unwrap() >= 0.3);
+}
+
+/// A snapshot is a .tar.gz: any other name is a usage error before anything is captured,
+/// and nothing is written.
+#[test]
+fn snapshot_refuses_a_name_that_is_not_tar_gz() {
+    for name in [
+        "ticket.txt",
+        "ticket.tar",
+        "ticket.gz",
+        "ticket.tar.gz.bak",
+        ".tgz",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(BIN)
+            .args(["snapshot", "--interval", "0.3"])
+            .arg(dir.path().join(name))
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(
+            err.contains(&format!(
+                "cannot write snapshot {}: a snapshot is a gzip-compressed tar archive, so its file name must end in .tar.gz or .tgz",
+                dir.path().join(name).display()
+            )),
+            "{name}: {err}"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{name}: nothing is written"
+        );
+    }
 }

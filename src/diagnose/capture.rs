@@ -7,6 +7,9 @@
 //!   anywhere in it refuses the whole capture (a sample linked to `/` would otherwise
 //!   diagnose the analyst's own host);
 //! - paths are plain relative names (no `..`, no absolute paths);
+//! - each entry is named once (a second copy would silently replace the first);
+//! - the gzip stream is read to its end so that its CRC-32 and length are checked: a
+//!   truncated or damaged archive, or one with bytes after its compressed data, is refused;
 //! - at most [`MAX_BYTES`] of decompressed data (a gzip bomb stops there), [`MAX_ENTRIES`]
 //!   entries and [`MAX_SAMPLES`] samples, each refused with an error naming the cap.
 //!
@@ -15,7 +18,7 @@
 //! dump, processes, kernel log lines, clock state, NIC driver counters, read errors).
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Component, Path};
@@ -171,10 +174,13 @@ pub struct Capture {
 
 /// Counts decompressed bytes and fails the read past the cap, so that nothing (the tar
 /// reader's long-name buffers included) allocates more than the cap.
+/// It also records the first error of the reader below (the gzip stream: a truncated or
+/// damaged archive), so that the refusal says so whatever the tar reader made of it.
 struct Capped<R> {
     inner: R,
     read: Rc<Cell<u64>>,
     cap: u64,
+    failed: Rc<Cell<Option<io::ErrorKind>>>,
 }
 
 impl<R: Read> Read for Capped<R> {
@@ -184,7 +190,11 @@ impl<R: Read> Read for Capped<R> {
         }
         let room = usize::try_from(self.cap - self.read.get()).unwrap_or(usize::MAX);
         let want = buf.len().min(room.saturating_add(1));
-        let n = self.inner.read(&mut buf[..want])?;
+        let n = self.inner.read(&mut buf[..want]).inspect_err(|e| {
+            if self.failed.get().is_none() {
+                self.failed.set(Some(e.kind()));
+            }
+        })?;
         self.read.set(self.read.get().saturating_add(n as u64));
         Ok(n)
     }
@@ -246,11 +256,29 @@ fn split_path(path: &Path) -> Result<(String, String), String> {
 struct Loaded {
     manifest: Option<Vec<u8>>,
     tops: BTreeMap<String, Tree>,
+    /// Every entry's name as `top/abs`, to refuse a name given twice.
+    seen: HashSet<String>,
 }
 
 impl Loaded {
     fn add(&mut self, from: &Path, rel: &Path, bytes: Option<Vec<u8>>) -> Result<(), String> {
         let (top, abs) = split_path(rel).map_err(|e| refuse(from, e))?;
+        // A second copy of a file would silently replace the first (appending a forged
+        // /proc/meminfo to a real capture): a snapshot names each entry once.
+        let name = if abs == "/" {
+            top.clone()
+        } else {
+            format!("{top}{abs}")
+        };
+        if !self.seen.insert(name) {
+            return Err(refuse(
+                from,
+                format!(
+                    "{} appears twice in the capture; a hostperf snapshot holds each file and directory once: refusing to read it",
+                    rel.display()
+                ),
+            ));
+        }
         if abs == "/" && top == MANIFEST {
             if let Some(b) = bytes {
                 self.manifest = Some(b);
@@ -276,16 +304,54 @@ impl Loaded {
     }
 }
 
+/// A tar entry that is neither a file, a directory nor a link, in words: "a FIFO", "an entry
+/// of tar type 'Z'" (type bytes from POSIX ustar and GNU tar).
+fn entry_kind_words(kind: tar::EntryType) -> String {
+    let byte = kind.as_byte();
+    match byte {
+        b'3' => "a character device".into(),
+        b'4' => "a block device".into(),
+        b'6' => "a FIFO".into(),
+        b'7' => "a contiguous file (tar type '7')".into(),
+        b'S' => "a sparse file (tar type 'S')".into(),
+        b'g' => "a pax global header (tar type 'g')".into(),
+        b'x' => "a pax extended header (tar type 'x')".into(),
+        b'L' | b'K' => format!("a GNU long-name entry (tar type '{}')", byte as char),
+        b' '..=b'~' => format!("an entry of tar type '{}'", byte as char),
+        _ => format!("an entry of tar type byte {byte:#04x}"),
+    }
+}
+
+/// What a failed read of the gzip stream says: a trailer that does not match, or data that
+/// ends early.
+fn damaged(from: &Path, kind: io::ErrorKind, e: &io::Error) -> String {
+    let why = if kind == io::ErrorKind::UnexpectedEof {
+        "the compressed data ends early".to_string()
+    } else {
+        e.to_string()
+    };
+    refuse(
+        from,
+        format!("the archive is truncated or damaged: {why}; nothing was read from it"),
+    )
+}
+
 fn load_archive(from: &Path, file: fs::File) -> Result<Loaded, String> {
     let read = Rc::new(Cell::new(0u64));
+    let failed = Rc::new(Cell::new(None));
+    // bufread's decoder reads from our BufReader, so what follows the gzip stream stays in
+    // it to be checked below (read::GzDecoder would hide it in a buffer of its own).
     let capped = Capped {
-        inner: flate2::read::GzDecoder::new(io::BufReader::with_capacity(1 << 16, file)),
+        inner: flate2::bufread::GzDecoder::new(io::BufReader::with_capacity(1 << 16, file)),
         read: read.clone(),
         cap: MAX_BYTES,
+        failed: failed.clone(),
     };
-    let hit = |e: &dyn std::fmt::Display| {
+    let hit = |e: &io::Error| {
         if read.get() >= MAX_BYTES {
             bytes_cap(from)
+        } else if let Some(kind) = failed.get() {
+            damaged(from, kind, e)
         } else {
             refuse(from, format!("not a readable .tar.gz: {e}"))
         }
@@ -323,7 +389,7 @@ fn load_archive(from: &Path, file: fs::File) -> Result<Loaded, String> {
             } else if kind.is_hard_link() {
                 "a hard link".to_string()
             } else {
-                format!("of type {:?}", kind)
+                entry_kind_words(kind)
             };
             return Err(refuse(
                 from,
@@ -334,6 +400,30 @@ fn load_archive(from: &Path, file: fs::File) -> Result<Loaded, String> {
             ));
         };
         loaded.add(from, &rel, bytes)?;
+    }
+    // Read the rest of the decompressed stream (tar's end blocks and padding) so that the
+    // gzip trailer's CRC-32 and length are checked: a truncated or altered archive is
+    // refused, not diagnosed. Still under the size cap, so trailing data cannot run long.
+    let mut rest = archive.into_inner();
+    if let Err(e) = io::copy(&mut rest, &mut io::sink()) {
+        return Err(if read.get() >= MAX_BYTES {
+            bytes_cap(from)
+        } else {
+            damaged(from, e.kind(), &e)
+        });
+    }
+    // Bytes after the gzip stream (a second member) are not part of the capture.
+    let mut file = rest.inner.into_inner();
+    let mut probe = [0u8; 1];
+    match file.read(&mut probe) {
+        Ok(0) => {}
+        Ok(_) => {
+            return Err(refuse(
+                from,
+                "the archive is truncated or damaged: there are bytes after the end of its compressed data; nothing was read from it",
+            ));
+        }
+        Err(e) => return Err(damaged(from, e.kind(), &e)),
     }
     Ok(loaded)
 }
@@ -566,6 +656,16 @@ mod tests {
         assert_eq!(Files::read(&t, "/proc/net/snmp").unwrap(), b"x");
         assert_eq!(Files::read(&t, "/nope"), Err(ReadError::NotFound));
         assert!(t.list("/nope").unwrap().is_empty());
+    }
+
+    #[test]
+    fn entry_types_in_words() {
+        let words = |b: u8| entry_kind_words(tar::EntryType::new(b));
+        assert_eq!(words(b'6'), "a FIFO");
+        assert_eq!(words(b'3'), "a character device");
+        assert_eq!(words(b'Z'), "an entry of tar type 'Z'");
+        assert_eq!(words(0x05), "an entry of tar type byte 0x05");
+        assert_eq!(words(b'7'), "a contiguous file (tar type '7')");
     }
 
     #[test]

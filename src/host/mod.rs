@@ -515,8 +515,15 @@ pub const READ_LIMIT: u64 = 64 << 20;
 /// then the directory is fsync'd. Every step is relative to one open directory fd, so a
 /// directory swapped in between is not written. After a crash `path` holds the old or the
 /// new bytes. A link at `path` is replaced, never followed. The directory must exist: a
-/// missing one is an error (NotFound, naming it), never created.
+/// missing one is an error (NotFound, naming it), never created. The file is mode 0644
+/// whatever the umask ([`write_durably_mode`] for another mode).
 pub fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_durably_mode(path, bytes, 0o644)
+}
+
+/// [`write_durably`] giving the new file `mode` (e.g. 0o600 for a snapshot archive, which
+/// holds process names and kernel log lines) whatever the umask.
+pub fn write_durably_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     use rustix::fs::{AtFlags, Mode, OFlags};
     use std::io::Write;
     let name = match path.file_name() {
@@ -553,7 +560,7 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
         };
         io::Error::new(e.kind(), format!("directory {}: {why}", dir.display()))
     })?;
-    let (tmp, file) = create_temp(&dir_fd, name)?;
+    let (tmp, file) = create_temp(&dir_fd, name, mode)?;
     let result = (|| {
         let mut file = fs::File::from(file);
         file.write_all(bytes)?;
@@ -573,6 +580,7 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
 fn create_temp(
     dir: &std::os::fd::OwnedFd,
     name: &std::ffi::OsStr,
+    mode: u32,
 ) -> io::Result<(std::ffi::OsString, std::os::fd::OwnedFd)> {
     use rustix::fs::{Mode, OFlags};
     use std::os::unix::ffi::OsStrExt;
@@ -587,12 +595,12 @@ fn create_temp(
             dir,
             &tmp,
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o644),
+            Mode::from_raw_mode(mode),
         ) {
             Ok(fd) => {
-                // 0644 whatever the umask: a group-writable file in /etc would be refused
-                // when hostperf reads it back as root (profile ownership rules).
-                rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o644))?;
+                // The mode whatever the umask: a group-writable file in /etc would be
+                // refused when hostperf reads it back as root (profile ownership rules).
+                rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
                 return Ok((tmp, fd));
             }
             Err(rustix::io::Errno::EXIST) => last = Some(rustix::io::Errno::EXIST),
@@ -635,6 +643,20 @@ mod tests {
         result.unwrap();
         let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o644);
+    }
+
+    #[test]
+    fn the_writer_gives_a_private_file_mode_0600_replacing_a_0644_one() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("snap.tar.gz");
+        write_durably(&target, b"old").unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&target), 0o644);
+        write_durably_mode(&target, b"new", 0o600).unwrap();
+        assert_eq!(mode(&target), 0o600);
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+        assert_eq!(names(dir.path()), ["snap.tar.gz"]);
     }
 
     fn names(dir: &Path) -> Vec<String> {

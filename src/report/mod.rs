@@ -270,7 +270,17 @@ pub fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
 /// [`write_file`] for binary reports (a snapshot archive, a PNG plot): the same writer and the
 /// same errors.
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    crate::host::write_durably(path, bytes).map_err(|e| {
+    write_bytes_mode(path, bytes, 0o644)
+}
+
+/// [`write_bytes`] for a file only its owner may read (mode 0600 whatever the umask): a
+/// snapshot archive, which holds process names and kernel log lines.
+pub fn write_private_bytes(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_bytes_mode(path, bytes, 0o600)
+}
+
+fn write_bytes_mode(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+    crate::host::write_durably_mode(path, bytes, mode).map_err(|e| {
         let msg = format!("cannot write report {}: {e}", path.display());
         match e.kind() {
             io::ErrorKind::NotFound
