@@ -516,7 +516,8 @@ pub const READ_LIMIT: u64 = 64 << 20;
 /// directory swapped in between is not written. After a crash `path` holds the old or the
 /// new bytes. A link at `path` is replaced, never followed. The directory must exist: a
 /// missing one is an error (NotFound, naming it), never created. The file is mode 0644
-/// whatever the umask ([`write_durably_mode`] for another mode).
+/// whatever the umask ([`write_durably_mode`] for another mode), less any permission the
+/// file it replaces lacked (a 0640 file stays 0640).
 pub fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_durably_mode(path, bytes, 0o644)
 }
@@ -560,6 +561,17 @@ pub fn write_durably_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()
         };
         io::Error::new(e.kind(), format!("directory {}: {why}", dir.display()))
     })?;
+    // A file replaced keeps no permission the old one lacked: a 0640 file hostperf
+    // rewrites (and rollback restores) stays 0640.
+    let mode = match rustix::fs::statat(&dir_fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st)
+            if rustix::fs::FileType::from_raw_mode(st.st_mode)
+                == rustix::fs::FileType::RegularFile =>
+        {
+            mode & st.st_mode & 0o777
+        }
+        _ => mode,
+    };
     let (tmp, file) = create_temp(&dir_fd, name, mode)?;
     let result = (|| {
         let mut file = fs::File::from(file);
@@ -657,6 +669,28 @@ mod tests {
         assert_eq!(mode(&target), 0o600);
         assert_eq!(fs::read(&target).unwrap(), b"new");
         assert_eq!(names(dir.path()), ["snap.tar.gz"]);
+    }
+
+    /// A file replaced keeps no permission the old one lacked, and never gains group or
+    /// other write: a 0640 limits file stays 0640 through apply and rollback.
+    #[test]
+    fn a_replaced_file_keeps_no_permission_it_lacked() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        for (before, after) in [
+            (0o640, 0o640),
+            (0o600, 0o600),
+            (0o666, 0o644),
+            (0o755, 0o644),
+        ] {
+            let target = dir.path().join(format!("f{before:o}"));
+            fs::write(&target, b"old").unwrap();
+            fs::set_permissions(&target, fs::Permissions::from_mode(before)).unwrap();
+            write_durably(&target, b"new").unwrap();
+            assert_eq!(mode(&target), after, "{before:o}");
+            assert_eq!(fs::read(&target).unwrap(), b"new");
+        }
     }
 
     fn names(dir: &Path) -> Vec<String> {
