@@ -288,6 +288,41 @@ fn port_exhaustion_without_tw_reuse() {
     }
 }
 
+/// 85 ESTABLISHED connections to one destination in a 100-port range: the confirm command
+/// counts sockets per destination in every state (not TIME_WAIT only, which shows none here),
+/// and the TIME-WAIT count says where it comes from.
+#[test]
+fn port_exhaustion_confirm_counts_what_was_measured() {
+    let f = Fixture::new();
+    f.write_both("/proc/sys/net/ipv4/ip_local_port_range", "40000\t40099\n");
+    let socks: Vec<Value> = (0..85)
+        .map(|i| tcp(1, &format!("127.0.0.1:{}", 40000 + i), "127.0.0.1:8080", 0))
+        .collect();
+    f.sockets(&socks);
+    let (s, finding) = f.status("port-exhaustion", &[]);
+    assert_eq!(s, "crit", "{finding}");
+    let summary = text(&finding, "summary");
+    assert!(
+        summary.contains("127.0.0.1:8080 holds 85 of 100"),
+        "{finding}"
+    );
+    assert!(summary.contains("0 sockets in TIME-WAIT"), "{finding}");
+    let confirm = text(&finding, "confirm");
+    assert!(
+        confirm.starts_with("\"ss -tan | awk 'NR>1 {print $5}' | sort | uniq -c"),
+        "{confirm}"
+    );
+    // Without a socket dump the count is sockstat's tw, labelled as what it counts.
+    let f = Fixture::new();
+    f.remove_both("/.hostperf/sockets.json");
+    let (_, finding) = f.status("port-exhaustion", &[]);
+    assert!(
+        text(&finding, "summary")
+            .contains("sockets in TIME-WAIT or FIN-WAIT-2 timewait (sockstat tw)"),
+        "{finding}"
+    );
+}
+
 /// tcp_tw_reuse=1: TIME_WAIT sockets older than the reuse delay do not hold a port for
 /// connect(); code that binds first still finds the range 90 % used (a warning).
 #[test]
@@ -363,6 +398,35 @@ fn listen_overflow_judges_overflows_and_syn_drops_go_to_syn_flood() {
     let (s, finding) = f.status("listen-overflow", &[]);
     assert_eq!(s, "crit");
     assert!(text(&finding, "summary").contains("port 8080"), "{finding}");
+}
+
+/// A listener with backlog 0 (`listen(fd, 0)`) holding one connection it never accepts: the
+/// kernel drops the next one, so its queue is full; an idle one with backlog 0 is counted and
+/// not full.
+#[test]
+fn listen_overflow_counts_a_listener_with_backlog_zero() {
+    let f = Fixture::new();
+    let mut full = tcp(10, "0.0.0.0:8080", "0.0.0.0:0", 1);
+    full["recv_q"] = 1.into();
+    let idle = tcp(10, "0.0.0.0:8081", "0.0.0.0:0", 2);
+    f.sockets(&[full, idle]);
+    f.bump_table("/proc/net/netstat", "TcpExt", "ListenOverflows", 25);
+    let (s, finding) = f.status("listen-overflow", &[]);
+    assert_eq!(s, "crit", "{finding}");
+    let summary = text(&finding, "summary");
+    assert!(
+        summary.contains("full accept queue: port 8080: 1 queued, backlog 0"),
+        "{finding}"
+    );
+    assert!(!summary.contains("8081"), "{finding}");
+    assert!(
+        finding["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["field"] == "listeners" && e["value"] == 2.0),
+        "{finding}"
+    );
 }
 
 #[test]
@@ -611,7 +675,8 @@ fn socket_leak_needs_the_same_close_wait_sockets_and_growth() {
     let (s, finding) = f.status("socket-leak", &[]);
     assert_eq!(s, "warn", "{finding}");
     assert!(
-        text(&finding, "summary").contains("api (4242)"),
+        text(&finding, "summary")
+            .contains("api (4242): 15 that stayed open for the whole interval"),
         "{finding}"
     );
     // A pool: the same 15 sockets, no growth. Reported, not judged a leak.
@@ -659,6 +724,42 @@ fn retransmit_ratio() {
     f.bump_table("/proc/net/snmp", "Tcp", "OutSegs", 10_000);
     f.bump_table("/proc/net/snmp", "Tcp", "RetransSegs", 300);
     assert_eq!(f.status("tcp-retransmits", &[]).0, "warn");
+}
+
+/// The summary leads with what crossed its threshold and never shows a share over 100 % or
+/// "of 0": only retransmitted SYNs (OutSegs does not count them), then heavy loss where
+/// RetransSegs exceeds OutSegs.
+#[test]
+fn retransmit_summary_leads_with_what_was_judged() {
+    let f = Fixture::new();
+    f.bump_table("/proc/net/snmp", "Tcp", "RetransSegs", 38);
+    f.bump_table("/proc/net/netstat", "TcpExt", "TCPSynRetrans", 38);
+    let (s, finding) = f.status("tcp-retransmits", &[]);
+    assert_eq!(s, "warn", "{finding}");
+    let summary = finding["summary"].as_str().unwrap();
+    let lead = summary.split("; ").next().unwrap();
+    assert!(
+        lead.ends_with("SYN retransmits/s (connection attempts not answered)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("(38 of 38 in 2.0 s, too few to judge)"),
+        "{summary}"
+    );
+    assert!(!summary.contains(" of 0 "), "{summary}");
+
+    let f = Fixture::new();
+    f.bump_table("/proc/net/snmp", "Tcp", "OutSegs", 520);
+    f.bump_table("/proc/net/snmp", "Tcp", "RetransSegs", 522);
+    f.bump_table("/proc/net/netstat", "TcpExt", "TCPTimeouts", 100);
+    let (s, finding) = f.status("tcp-retransmits", &[]);
+    assert_eq!(s, "crit", "{finding}");
+    let summary = finding["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("50.1% of segments sent were retransmissions (522 of 1042"),
+        "{summary}"
+    );
+    assert!(summary.contains("retransmission timeouts/s"), "{summary}");
 }
 
 #[test]

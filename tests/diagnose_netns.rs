@@ -498,6 +498,32 @@ fn accept_queue_overflow() {
     unsafe { libc::close(fd) };
 }
 
+/// A listener with backlog 0 (`listen(fd, 0)`) that never accepts: the kernel queues one
+/// connection (`ss -lnt` Recv-Q 1, Send-Q 0) and drops the next, so its queue is full and
+/// listen-overflow names it.
+#[test]
+fn accept_queue_of_backlog_zero_is_full_with_one_connection() {
+    if !in_namespace("accept_queue_of_backlog_zero_is_full_with_one_connection") {
+        return;
+    }
+    let fd = listen_raw([127, 0, 0, 1], 18083, 0);
+    let target: SocketAddr = "127.0.0.1:18083".parse().unwrap();
+    let held = TcpStream::connect_timeout(&target, Duration::from_secs(2)).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let report = diagnose(&["--interval", "0", "--check", "listen-overflow"]);
+    let f = finding(&report, "listen-overflow");
+    assert_eq!(f["status"], "crit", "{f}");
+    assert!(
+        f["summary"]
+            .as_str()
+            .unwrap()
+            .contains("port 18083: 1 queued, backlog 0"),
+        "{f}"
+    );
+    drop(held);
+    unsafe { libc::close(fd) };
+}
+
 #[test]
 fn process_near_its_fd_limit() {
     if !in_namespace("process_near_its_fd_limit") {

@@ -54,10 +54,12 @@ section!(
 );
 
 section!(TcpRetransmits {
-    /// RetransSegs / OutSegs over the interval.
+    /// Share of the segments sent that were retransmissions, RetransSegs / (OutSegs +
+    /// RetransSegs) over the interval (OutSegs excludes retransmissions: RFC 4022 tcpOutSegs).
     warn_pct: f64 = 2.0,
     crit_pct: f64 = 10.0,
-    /// Below this many segments sent in the interval the ratio is not judged.
+    /// Below this many segments sent (OutSegs + RetransSegs) in the interval the share is not
+    /// judged.
     min_out_segs: f64 = 1000.0,
     timeouts_warn_per_sec: f64 = 10.0,
     syn_retrans_warn_per_sec: f64 = 1.0,

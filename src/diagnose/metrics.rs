@@ -11,7 +11,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         "time_wait_sockets",
         "TIME_WAIT sockets",
-        "TCP sockets in TIME_WAIT (/proc/net/sockstat tw).",
+        "TCP timewait sockets (/proc/net/sockstat tw): TIME_WAIT and the FIN-WAIT-2 timewait sockets of orphaned connections.",
     ),
     (
         "ephemeral_port_use_ratio",
@@ -66,7 +66,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         "tcp_retransmit_ratio",
         "segments retransmitted",
-        "Tcp RetransSegs over OutSegs in the interval.",
+        "Share of the TCP segments sent in the interval that were retransmissions: RetransSegs over OutSegs + RetransSegs (OutSegs excludes retransmissions).",
     ),
     (
         "tcp_timeouts_per_second",
@@ -277,7 +277,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         "process_close_wait_sockets",
         "CLOSE_WAIT sockets of a process",
-        "CLOSE_WAIT sockets a process holds, by pid and name.",
+        "CLOSE_WAIT sockets a process holds that were in CLOSE_WAIT in both samples (all of them with --interval 0), by pid and name.",
     ),
     (
         "psi_io_some_ratio",

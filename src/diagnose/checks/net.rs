@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::{Ctx, Outcome, both, counter, needs, pair, parsed, pct, rate_only, setting};
 use crate::diagnose::model::{CheckInfo, Evidence, Finding, Observed, Status, Unit};
-use crate::host::netlink::inet_diag::state;
+use crate::host::netlink::inet_diag::{TcpSocket, state};
 use crate::parse;
 
 const SOCKSTAT: &str = "/proc/net/sockstat";
@@ -48,7 +48,7 @@ pub static PORT_EXHAUSTION: super::Check = super::Check {
         title: "Ephemeral ports running out",
         symptom: "New outgoing connections fail with \"Cannot assign requested address\" (EADDRNOTAVAIL) or take long to open; code that binds before connecting gets \"Address already in use\"",
         question: "Why do connections from this host to a backend fail or stall?",
-        confirm: "ss -tan state time-wait | wc -l; ss -tan state time-wait | awk '{print $5}' | sort | uniq -c | sort -rn | head; sysctl net.ipv4.ip_local_port_range net.ipv4.tcp_tw_reuse",
+        confirm: "ss -tan | awk 'NR>1 {print $5}' | sort | uniq -c | sort -rn | head (sockets per destination, in any state); ss -tan state time-wait | wc -l; sysctl net.ipv4.ip_local_port_range net.ipv4.ip_local_reserved_ports net.ipv4.tcp_tw_reuse",
         log: "the application's log: connect() failing with EADDRNOTAVAIL (\"Cannot assign requested address\"); EADDRINUSE when it binds before connecting",
         remediation: "Reuse connections (HTTP keep-alive, connection pools) so fewer are opened; spread load over more destination addresses or ports; widen net.ipv4.ip_local_port_range. net.ipv4.tcp_tw_reuse=1 lets connect() reuse a TIME_WAIT port after tcp_tw_reuse_delay (1 s) when timestamps are on (the default 2 does so for loopback only); it does nothing for code that binds before connecting. tcp_fin_timeout does not shorten TIME_WAIT (it governs FIN-WAIT-2); tcp_tw_recycle is gone since Linux 4.12.",
     },
@@ -80,10 +80,13 @@ struct PortUse {
     bound: usize,
     /// TIME_WAIT sockets whose port connect() may reuse.
     reusable: usize,
+    /// Sockets in TIME_WAIT (inet_diag state TIME_WAIT: the timewait sockets of the
+    /// FIN-WAIT-2 substate are not among them), in the range or not.
+    time_wait: usize,
 }
 
 fn port_use(
-    sockets: &[crate::host::netlink::inet_diag::TcpSocket],
+    sockets: &[TcpSocket],
     (lo, hi): (u16, u16),
     reuse_applies: impl Fn(IpAddr, IpAddr) -> bool,
     delay_ms: u64,
@@ -91,6 +94,10 @@ fn port_use(
     let mut held: Vec<(SocketAddr, IpAddr, u16)> = Vec::new();
     let mut bound: Vec<u16> = Vec::new();
     let mut reusable = 0;
+    let time_wait = sockets
+        .iter()
+        .filter(|s| s.state == state::TIME_WAIT)
+        .count();
     for s in sockets {
         let port = s.local.port();
         if port < lo || port > hi {
@@ -125,6 +132,7 @@ fn port_use(
         rows,
         bound: bound.len(),
         reusable,
+        time_wait,
     }
 }
 
@@ -186,6 +194,7 @@ fn port_exhaustion(ctx: &Ctx) -> Outcome<Finding> {
     let src = "suggested (no published standard): warn 60 %, crit 80 % of the range";
     let mut busiest: Option<(usize, SocketAddr)> = None;
     let mut bound_share = None;
+    let mut dumped_time_wait = None;
     match &ctx.last.sockets {
         Some(Ok(dump)) if dump.states_mask & port_holding_states() != port_holding_states() => {
             f.notes.push(format!(
@@ -200,6 +209,12 @@ fn port_exhaustion(ctx: &Ctx) -> Outcome<Finding> {
                 "local ports of the range in use",
                 u.bound as f64,
             ));
+            f.evidence.push(Evidence::value(
+                INET_DIAG,
+                "TIME-WAIT sockets",
+                u.time_wait as f64,
+            ));
+            dumped_time_wait = Some(u.time_wait);
             for (n, dst) in u.rows.iter().take(5) {
                 f.observed.push(
                     Observed::new(
@@ -307,20 +322,35 @@ fn port_exhaustion(ctx: &Ctx) -> Outcome<Finding> {
         }
     }
     f.judge_observed();
-    let tw_text = tw.map_or("?".to_string(), |t| t.to_string());
+    let tw_text = time_wait_words(dumped_time_wait, tw);
     f.summary = match (busiest, bound_share) {
         (Some((n, dst)), Some((bound, share))) => format!(
-            "{tw_text} TIME_WAIT; busiest destination {dst} holds {n} of {size} ports for new connections ({}); {bound} ports of the range bound ({})",
+            "busiest destination {dst} holds {n} of {size} ports for new connections ({}); {bound} ports of the range bound ({}); {tw_text}",
             pct(n as f64 / f64::from(size)),
             pct(share)
         ),
         (None, Some((bound, share))) => format!(
-            "{tw_text} TIME_WAIT; no destination holds ports for new connections; {bound} of {size} ports bound ({})",
+            "no destination holds ports for new connections; {bound} of {size} ports bound ({}); {tw_text}",
             pct(share)
         ),
-        _ => format!("{tw_text} TIME_WAIT sockets; {size} ephemeral ports"),
+        _ => format!("{size} ephemeral ports; {tw_text}"),
     };
     Ok(f)
+}
+
+/// How many sockets are in TIME_WAIT, in words that say what was counted: the TIME-WAIT
+/// sockets of the socket dump when one was taken, else /proc/net/sockstat `tw`. The kernel's
+/// `tw` counts every timewait socket of the namespace's death row, and an orphaned connection
+/// that closes in FIN-WAIT-2 waits out tcp_fin_timeout as one of them (`tcp_time_wait(sk,
+/// TCP_FIN_WAIT2, ..)` in net/ipv4/tcp.c), so `tw` is TIME-WAIT plus those.
+fn time_wait_words(dumped: Option<usize>, sockstat_tw: Option<u64>) -> String {
+    match (dumped, sockstat_tw) {
+        (Some(n), _) => format!("{n} sockets in TIME-WAIT"),
+        (None, Some(tw)) => {
+            format!("{tw} sockets in TIME-WAIT or FIN-WAIT-2 timewait (sockstat tw)")
+        }
+        (None, None) => "TIME-WAIT sockets not counted".into(),
+    }
 }
 
 pub static LISTEN_OVERFLOW: super::Check = super::Check {
@@ -342,6 +372,24 @@ pub static LISTEN_OVERFLOW: super::Check = super::Check {
     rate_only: false,
     run: listen_overflow,
 };
+
+/// Every listener with the fill of its accept queue, fullest first: the queue's length
+/// (`ss -lnt` Recv-Q, the kernel's `sk_ack_backlog`) over its backlog (Send-Q,
+/// `sk_max_ack_backlog`, what listen() asked for capped by net.core.somaxconn).
+///
+/// The kernel drops a new connection when the queue is longer than the backlog
+/// (`sk_acceptq_is_full` in include/net/sock.h: `sk_ack_backlog > sk_max_ack_backlog`), so a
+/// listener with backlog 0 (`listen(fd, 0)`) still holds one connection: its fill is counted
+/// over 1, and one queued connection fills it. Listeners of any backlog are counted.
+fn listener_fill(sockets: &[TcpSocket]) -> Vec<(f64, &TcpSocket)> {
+    let mut rows: Vec<_> = sockets
+        .iter()
+        .filter(|s| s.state == state::LISTEN)
+        .map(|s| (f64::from(s.recv_q) / f64::from(s.send_q.max(1)), s))
+        .collect();
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    rows
+}
 
 fn listen_overflow(ctx: &Ctx) -> Outcome<Finding> {
     let cfg = &ctx.cfg.listen_overflow;
@@ -389,14 +437,8 @@ fn listen_overflow(ctx: &Ctx) -> Outcome<Finding> {
     let mut listeners = 0;
     match &ctx.last.sockets {
         Some(Ok(dump)) => {
-            let mut rows: Vec<_> = dump
-                .sockets
-                .iter()
-                .filter(|s| s.state == state::LISTEN && s.send_q > 0)
-                .map(|s| (f64::from(s.recv_q) / f64::from(s.send_q), s))
-                .collect();
+            let rows = listener_fill(&dump.sockets);
             listeners = rows.len();
-            rows.sort_by(|a, b| b.0.total_cmp(&a.0));
             f.evidence
                 .push(Evidence::value(INET_DIAG, "listeners", rows.len() as f64));
             for (fill, s) in rows.iter().take(5) {
@@ -412,11 +454,17 @@ fn listen_overflow(ctx: &Ctx) -> Outcome<Finding> {
                     );
                 if o.judge() != Status::Pass {
                     full.push(format!(
-                        "port {} ({}/{})",
+                        "port {}: {} queued, backlog {}",
                         s.local.port(),
                         s.recv_q,
                         s.send_q
                     ));
+                    if s.send_q == 0 {
+                        f.notes.push(format!(
+                            "{} listens with a backlog of 0 (listen(fd, 0)): its accept queue holds one connection and drops the next",
+                            s.local
+                        ));
+                    }
                     if let Some((max, _)) = somaxconn
                         && u64::from(s.send_q) >= max
                     {
@@ -629,6 +677,21 @@ pub static TCP_RETRANSMITS: super::Check = super::Check {
     run: tcp_retransmits,
 };
 
+/// The share of the TCP segments sent in an interval that were retransmissions:
+/// RetransSegs / (OutSegs + RetransSegs), `None` when nothing was sent.
+///
+/// OutSegs excludes "those containing only retransmitted octets" and RetransSegs counts
+/// "segments transmitted containing one or more previously transmitted octets" (RFC 4022,
+/// TCP-MIB tcpOutSegs / tcpRetransSegs; Linux counts OutSegs in `__tcp_transmit_skb` only
+/// for a segment that carries new sequence space or none). Every segment sent is in one of
+/// them, so their sum is what was sent and the share never exceeds 100 %, where
+/// RetransSegs / OutSegs (a ratio some dashboards plot) passes 100 % under heavy loss
+/// and has no value when only retransmissions (SYN retries to a dead peer) were sent.
+fn retransmit_share(out_segs: f64, retrans_segs: f64) -> Option<f64> {
+    let sent = out_segs.max(0.0) + retrans_segs.max(0.0);
+    (sent > 0.0).then(|| retrans_segs.max(0.0) / sent)
+}
+
 fn tcp_retransmits(ctx: &Ctx) -> Outcome<Finding> {
     rate_only(ctx)?;
     let cfg = &ctx.cfg.tcp_retransmits;
@@ -644,42 +707,64 @@ fn tcp_retransmits(ctx: &Ctx) -> Outcome<Finding> {
     };
     let d_out = out.delta.unwrap_or(0.0).max(0.0);
     let d_re = re.delta.unwrap_or(0.0).max(0.0);
-    let ratio = if d_out > 0.0 { d_re / d_out } else { 0.0 };
-    let mut o = Observed::new("tcp_retransmit_ratio", ratio, Unit::Ratio);
-    if d_out >= cfg.min_out_segs {
-        o = o.thresholds(
-            cfg.warn_pct / 100.0,
-            cfg.crit_pct / 100.0,
-            "suggested: warn 2 %, crit 10 % of segments sent",
-        );
-    } else {
-        f.notes.push(format!(
-            "only {d_out} segments sent in the interval (< {}): the ratio is not judged",
-            cfg.min_out_segs
-        ));
+    let sent = d_out + d_re;
+    let secs = ctx.secs;
+    // (status, phrase) for every number measured; the summary leads with the judged ones.
+    let mut phrases: Vec<(Status, String)> = Vec::new();
+    match retransmit_share(d_out, d_re) {
+        Some(share) => {
+            let mut o = Observed::new("tcp_retransmit_ratio", share, Unit::Ratio);
+            let judged = sent >= cfg.min_out_segs;
+            if judged {
+                o = o.thresholds(
+                    cfg.warn_pct / 100.0,
+                    cfg.crit_pct / 100.0,
+                    "suggested: warn 2 %, crit 10 % of segments sent",
+                );
+            } else {
+                f.notes.push(format!(
+                    "only {sent} segments sent in the interval (< {}): the retransmitted share is not judged",
+                    cfg.min_out_segs
+                ));
+            }
+            phrases.push((
+                o.judge(),
+                format!(
+                    "{} of segments sent were retransmissions ({d_re} of {sent} in {secs:.1} s{})",
+                    pct(share),
+                    if judged { "" } else { ", too few to judge" }
+                ),
+            ));
+            f.observed.push(o);
+        }
+        None => phrases.push((Status::Pass, format!("no TCP segments sent in {secs:.1} s"))),
     }
-    f.observed.push(o);
     f.evidence.push(out);
     f.evidence.push(re);
     match both(ctx, NETSTAT, parse::parse_netstat) {
         Ok((first, last)) => {
-            for (name, metric, warn) in [
+            for (name, metric, warn, what) in [
                 (
                     "TCPTimeouts",
                     "tcp_timeouts_per_second",
                     cfg.timeouts_warn_per_sec,
+                    "retransmission timeouts/s (no ACK in time)",
                 ),
                 (
                     "TCPSynRetrans",
                     "tcp_syn_retransmits_per_second",
                     cfg.syn_retrans_warn_per_sec,
+                    "SYN retransmits/s (connection attempts not answered)",
                 ),
             ] {
                 if let Some(e) = counter(ctx, NETSTAT, first.as_ref(), &last, "TcpExt", name) {
                     if let Some(r) = e.rate_per_sec {
-                        f.observed.push(
-                            Observed::new(metric, r, Unit::PerSecond).warn_only(warn, "suggested"),
-                        );
+                        let o =
+                            Observed::new(metric, r, Unit::PerSecond).warn_only(warn, "suggested");
+                        if r > 0.0 {
+                            phrases.push((o.judge(), format!("{r:.1} {what}")));
+                        }
+                        f.observed.push(o);
                     }
                     f.evidence.push(e);
                 }
@@ -688,18 +773,19 @@ fn tcp_retransmits(ctx: &Ctx) -> Outcome<Finding> {
         Err(p) => f.notes.push(format!("TcpExt counters: {}", p.message())),
     }
     f.judge_observed();
-    f.summary = format!(
-        "{} of segments retransmitted ({d_re} of {d_out} in {:.1} s)",
-        pct(ratio),
-        ctx.secs
-    );
+    // Worst first; the sort is stable, so equals keep their order (the share first).
+    phrases.sort_by_key(|(s, _)| std::cmp::Reverse(s.rank()));
+    f.summary = phrases
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect::<Vec<_>>()
+        .join("; ");
     Ok(f)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::netlink::inet_diag::TcpSocket;
 
     fn tw(port: u16, expires_ms: u32) -> TcpSocket {
         TcpSocket {
@@ -713,6 +799,53 @@ mod tests {
             timer: 3,
             expires_ms,
         }
+    }
+
+    fn listener(port: u16, queued: u32, backlog: u32) -> TcpSocket {
+        TcpSocket {
+            state: state::LISTEN,
+            local: SocketAddr::new("0.0.0.0".parse().unwrap(), port),
+            remote: "0.0.0.0:0".parse().unwrap(),
+            recv_q: queued,
+            send_q: backlog,
+            ..tw(0, 0)
+        }
+    }
+
+    #[test]
+    fn listeners_with_backlog_zero_are_counted_and_fill_with_one_connection() {
+        let socks = [
+            listener(8081, 64, 128),
+            listener(8080, 1, 0),
+            listener(8082, 0, 0),
+            tw(40000, 1000),
+        ];
+        let rows = listener_fill(&socks);
+        let got: Vec<(u16, f64)> = rows.iter().map(|(f, s)| (s.local.port(), *f)).collect();
+        assert_eq!(got, vec![(8080, 1.0), (8081, 0.5), (8082, 0.0)]);
+    }
+
+    #[test]
+    fn retransmitted_share_of_segments_sent() {
+        // Only retransmitted SYNs: every segment sent was a retransmission, not "38 of 0".
+        assert_eq!(retransmit_share(0.0, 38.0), Some(1.0));
+        // Heavy loss: RetransSegs above OutSegs is still at most 100 %.
+        let heavy = retransmit_share(520.0, 522.0).unwrap();
+        assert!(heavy > 0.5 && heavy < 0.51, "{heavy}");
+        assert_eq!(retransmit_share(9_800.0, 200.0), Some(0.02));
+        assert_eq!(retransmit_share(0.0, 0.0), None);
+        assert_eq!(retransmit_share(-5.0, 0.0), None);
+    }
+
+    #[test]
+    fn time_wait_words_say_what_was_counted() {
+        assert_eq!(time_wait_words(Some(3), Some(9)), "3 sockets in TIME-WAIT");
+        assert!(time_wait_words(None, Some(9)).contains("9 sockets in TIME-WAIT or FIN-WAIT-2"));
+        let socks = [tw(40000, 1000), tw(50000, 1000), listener(8080, 0, 0)];
+        assert_eq!(
+            port_use(&socks, (40000, 40999), |_, _| false, 1000).time_wait,
+            2
+        );
     }
 
     #[test]

@@ -286,7 +286,13 @@ fn socket_leak(ctx: &Ctx) -> Outcome<Finding> {
     f.judge_observed();
     f.summary = match (holders.first(), parts.is_empty()) {
         (Some((n, pid, name)), _) => format!(
-            "{total} CLOSE_WAIT sockets; most held by {name} ({pid}): {n}{}",
+            "{total} CLOSE_WAIT sockets; most held by {name} ({pid}): {n}{}{}",
+            // resolve_close_wait names the holders of the sockets that persisted only.
+            if two {
+                " that stayed open for the whole interval"
+            } else {
+                ""
+            },
             if parts.is_empty() {
                 String::new()
             } else {
