@@ -164,7 +164,8 @@ fn progress_shows_only_on_a_terminal() {
     assert_eq!(got, 0, "{text}");
     assert!(text.contains("capturing this host into"), "{text}");
     assert!(text.contains(&format!("note: wrote {file}")), "{text}");
-    let out = hostperf(&["snapshot", &format!("{file}.2"), "--interval", "0"]);
+    let second = dir.path().join("c2.tar.gz");
+    let out = hostperf(&["snapshot", second.to_str().unwrap(), "--interval", "0"]);
     assert_eq!(code(&out), 0, "{}", describe(&out));
     assert!(!stderr(&out).contains("capturing"), "{}", describe(&out));
     let out = hostperf(&[
