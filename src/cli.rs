@@ -378,7 +378,7 @@ pub struct ProbeArgs {
     #[arg(value_name = "URL", required = true)]
     pub urls: Vec<String>,
     /// Requests per URL in each series (new connections, kept-alive).
-    #[arg(short = 'n', long, default_value_t = 1, value_name = "N")]
+    #[arg(short = 'n', long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::probe::options::MAX_COUNT)))]
     pub count: u32,
     /// Least time between the starts of two requests, seconds.
     #[arg(long, default_value_t = 0.0, value_name = "SECONDS", value_parser = parse_non_negative)]

@@ -892,9 +892,13 @@ fn usage_errors_exit_2() {
         vec!["probe", "http://x/", "--resolve", "x:80"],
         vec!["probe", "https://x/", "--cacert", "/nonexistent/ca.pem"],
         vec!["probe", "http://x/", "--count", "0"],
+        vec!["probe", "http://x/", "--count", "99999999999"],
         vec!["probe", "http://x/", "--http1.1", "--http2"],
     ] {
         let out = hostperf(&args);
         assert_eq!(code(&out), 2, "{args:?}: {}", describe(&out));
     }
+    // The limit stated is the real one, not the integer type's.
+    let out = hostperf(&["probe", "http://x/", "--count", "99999999999"]);
+    assert!(describe(&out).contains("1..=100000"), "{}", describe(&out));
 }
