@@ -489,6 +489,13 @@ impl Journal {
             .find(|s| s.state.is_restorable()))
     }
 
+    /// Checks the state directory and its snapshots directory as every journal operation
+    /// does (owner, mode, no links), without creating them or reading a snapshot: what a
+    /// dry run needs. The opened directories are kept for later calls.
+    pub fn check_dirs(&self) -> anyhow::Result<()> {
+        self.snapshots_dir(false).map(|_| ())
+    }
+
     /// Applies that did not record that they finished (state `applying`), oldest first.
     /// Run by every plan and apply, so it costs one directory listing however many
     /// snapshots there are: an apply leaves an empty `ID.unfinished` marker beside its

@@ -36,12 +36,15 @@ const PORT_RANGE: &str = "net.ipv4.ip_local_port_range";
 const UNPRIVILEGED_PORT_START: &str = "net.ipv4.ip_unprivileged_port_start";
 
 fn port_range_valid(host: &Host, plan: &mut Plan) {
+    let changes_range =
+        |i: &crate::plan::PlanItem| i.setting == PORT_RANGE && i.action == Action::Change;
+    // Read only when the plan changes the range: plan and check run this on every call.
+    if !plan.items.iter().any(changes_range) {
+        return;
+    }
     let start =
         after(host, plan, UNPRIVILEGED_PORT_START).and_then(|v| v.trim().parse::<u32>().ok());
-    for item in plan.items.iter_mut() {
-        if item.setting != PORT_RANGE || item.action != Action::Change {
-            continue;
-        }
+    for item in plan.items.iter_mut().filter(|i| changes_range(i)) {
         let ports: Vec<u32> = item
             .target
             .as_deref()

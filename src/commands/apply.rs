@@ -206,7 +206,7 @@ fn journal_and_lock(
         // The state directory is checked as apply would (owner, mode, links) without
         // creating it; unprivileged, a dry run only shows the plan (apply needs root).
         (true, _) if rustix::process::geteuid().is_root() => {
-            journal.scan()?;
+            journal.check_dirs()?;
             None
         }
         (true, _) => None,

@@ -125,7 +125,7 @@ impl BootUnits {
     /// written takes effect at the next boot under systemd, nothing ran now.
     pub fn not_running_note(&self) -> Option<String> {
         (!self.systemd_running).then(|| {
-            let later = if self.apply_unit.is_some() && self.enabled && !self.masked {
+            let later = if self.runs_at_boot() {
                 format!("{APPLY_UNIT} applies the saved profile at the next boot under systemd")
             } else {
                 format!(

@@ -113,10 +113,7 @@ fn text(status: &Status, style: Style) -> String {
         } else {
             "udev rule 90-hostperf.rules not in effect"
         };
-        let systemd = match (
-            b.systemd_running,
-            b.apply_unit.is_some() && b.enabled && !b.masked,
-        ) {
+        let systemd = match (b.systemd_running, b.runs_at_boot()) {
             (true, _) => "systemd running",
             (false, true) => {
                 "systemd not running here: the unit runs at the next boot under systemd"
